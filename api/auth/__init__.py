@@ -1,0 +1,1 @@
+"""Authentication: register, login, refresh, logout."""

@@ -1,0 +1,1 @@
+"""Health and key discovery."""

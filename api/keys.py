@@ -1,0 +1,193 @@
+"""Signing keys: a key set in a directory, its JWKS, rotation and retirement.
+
+Layout of ``KEYS_DIR``: one ``<kid>.pem`` private key per key (PKCS#8) and a
+``current`` file naming the kid that signs new tokens. Every key in the
+directory verifies; ``flask keys retire KID`` deletes one. The kid is the
+RFC 7638 thumbprint of the public key. Workers re-read the directory when it
+changes (checked at most every ``RELOAD_SECONDS``) or when a token names a kid
+they do not know yet, so a rotation needs no restart.
+"""
+
+import base64
+import hashlib
+import json
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+
+from .files import write_atomic, write_once
+
+RELOAD_SECONDS = 2.0
+CURRENT = "current"
+
+
+def _b64(data):
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def generate(algorithm):
+    """A new private key object for ``algorithm`` (EdDSA or ES256)."""
+    if algorithm == "EdDSA":
+        return ed25519.Ed25519PrivateKey.generate()
+    if algorithm == "ES256":
+        return ec.generate_private_key(ec.SECP256R1())
+    raise ValueError(f"no key type for {algorithm}")
+
+
+def public_jwk(public_key):
+    """The public key as a JWK dict with only its required members."""
+    if isinstance(public_key, ed25519.Ed25519PublicKey):
+        raw = public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+        return {"crv": "Ed25519", "kty": "OKP", "x": _b64(raw)}
+    numbers = public_key.public_numbers()
+    return {
+        "crv": "P-256",
+        "kty": "EC",
+        "x": _b64(numbers.x.to_bytes(32, "big")),
+        "y": _b64(numbers.y.to_bytes(32, "big")),
+    }
+
+
+def thumbprint(jwk):
+    """RFC 7638 JWK thumbprint (SHA-256, base64url)."""
+    canonical = json.dumps(jwk, sort_keys=True, separators=(",", ":")).encode()
+    return _b64(hashlib.sha256(canonical).digest())
+
+
+def algorithm_of(private_key):
+    """The one JWS algorithm a key may be used with (pinned per key)."""
+    if isinstance(private_key, ed25519.Ed25519PrivateKey):
+        return "EdDSA"
+    return "ES256"
+
+
+def _pem(private_key):
+    return private_key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+
+
+@dataclass(frozen=True)
+class Key:
+    """One signing key with its public half and kid."""
+
+    kid: str
+    algorithm: str
+    private: object = field(repr=False)
+    public: object = field(repr=False)
+
+    @classmethod
+    def from_private(cls, private_key):
+        public = private_key.public_key()
+        return cls(thumbprint(public_jwk(public)), algorithm_of(private_key), private_key, public)
+
+    def jwk(self):
+        return {**public_jwk(self.public), "kid": self.kid, "alg": self.algorithm, "use": "sig"}
+
+
+class KeyDirectory:
+    """The on-disk key set, as the operator commands and the app see it."""
+
+    def __init__(self, path):
+        self.path = Path(path)
+
+    def ensure(self, algorithm):
+        """Make a first key if there is none (safe when workers race)."""
+        if (self.path / CURRENT).exists():
+            return
+        key = Key.from_private(generate(algorithm))
+        write_once(self.path / f"{key.kid}.pem", _pem(key.private))
+        winner = write_once(self.path / CURRENT, key.kid.encode()).decode()
+        if winner != key.kid:
+            (self.path / f"{key.kid}.pem").unlink(missing_ok=True)
+
+    def rotate(self, algorithm):
+        """Add a new key and make it current; older keys keep verifying."""
+        key = Key.from_private(generate(algorithm))
+        write_once(self.path / f"{key.kid}.pem", _pem(key.private))
+        write_atomic(self.path / CURRENT, key.kid.encode())
+        return key.kid
+
+    def retire(self, kid):
+        """Delete a non-current key: tokens it signed stop verifying."""
+        if kid == self.current_kid():
+            raise ValueError("cannot retire the current signing key; rotate first")
+        path = self.path / f"{kid}.pem"
+        if "/" in kid or not path.exists():
+            raise KeyError(kid)
+        path.unlink()
+
+    def current_kid(self):
+        return (self.path / CURRENT).read_text().strip()
+
+    def load(self):
+        """All keys in the directory and the current kid."""
+        keys = {}
+        for pem in sorted(self.path.glob("*.pem")):
+            private = serialization.load_pem_private_key(pem.read_bytes(), password=None)
+            key = Key.from_private(private)
+            keys[key.kid] = key
+        return keys, self.current_kid()
+
+    def stamp(self):
+        """A cheap fingerprint that changes when keys are added or removed."""
+        try:
+            return (os.stat(self.path).st_mtime_ns, os.stat(self.path / CURRENT).st_mtime_ns)
+        except FileNotFoundError:
+            return None
+
+
+class KeyRing:
+    """The keys a worker signs and verifies with, kept in step with the disk."""
+
+    def __init__(self, directory, algorithm):
+        self.directory = directory
+        self.algorithm = algorithm
+        self._lock = threading.Lock()
+        self._checked = 0.0
+        self._stamp = None
+        self.keys = {}
+        self.current = None
+        self.directory.ensure(algorithm)
+        self.reload()
+
+    def reload(self):
+        with self._lock:
+            keys, current = self.directory.load()
+            self._stamp = self.directory.stamp()
+            self._checked = time.monotonic()
+            self.keys = keys
+            self.current = keys[current]
+
+    def refresh(self, force=False):
+        """Re-read the directory if it changed since the last look."""
+        now = time.monotonic()
+        if not force and now - self._checked < RELOAD_SECONDS:
+            return
+        self._checked = now
+        if force or self.directory.stamp() != self._stamp:
+            self.reload()
+
+    def signing_key(self):
+        self.refresh()
+        return self.current
+
+    def verification_key(self, kid):
+        """The key for ``kid``, or None; an unknown kid forces one re-read."""
+        self.refresh()
+        key = self.keys.get(kid)
+        if key is None and isinstance(kid, str) and len(kid) == 43:
+            self.refresh(force=True)
+            key = self.keys.get(kid)
+        return key
+
+    def jwks(self):
+        self.refresh()
+        return {"keys": [key.jwk() for key in self.keys.values()]}

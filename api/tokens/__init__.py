@@ -1,0 +1,1 @@
+"""Tokens: signing, issuing, refresh rotation, revocation."""

@@ -1,0 +1,85 @@
+"""Wire the key ring into flask-jwt-extended: kid on every token, lookup by kid.
+
+Verification takes keys only from our own key ring, by ``kid``; it ignores
+``jku``/``jwk``/``x5u`` headers, pins each key's algorithm, and requires the
+claims the contract names before the signature is even checked.
+"""
+
+import base64
+import hashlib
+import json
+
+from flask import current_app, g
+from jwt.exceptions import InvalidTokenError
+
+from ..keys import Key, KeyDirectory, KeyRing
+
+REQUIRED_CLAIMS = ("exp", "iat", "jti", "sub", "type")
+
+
+class SecretRing:
+    """HS256 with one shared secret: same interface as :class:`KeyRing`."""
+
+    def __init__(self, secret):
+        secret = secret.encode() if isinstance(secret, str) else secret
+        jwk = {"k": base64.urlsafe_b64encode(secret).rstrip(b"=").decode(), "kty": "oct"}
+        digest = hashlib.sha256(json.dumps(jwk, sort_keys=True, separators=(",", ":")).encode())
+        kid = base64.urlsafe_b64encode(digest.digest()).rstrip(b"=").decode()
+        self.current = Key(kid, "HS256", secret, secret)
+
+    def signing_key(self):
+        return self.current
+
+    def verification_key(self, kid):
+        return self.current if kid == self.current.kid else None
+
+    def jwks(self):
+        return {"keys": []}  # a shared secret is never published
+
+
+def make_ring(config):
+    algorithm = config["JWT_ALGORITHM"]
+    if algorithm.startswith("HS"):
+        return SecretRing(config["JWT_SECRET_KEY"])
+    return KeyRing(KeyDirectory(config["KEYS_DIR"]), algorithm)
+
+
+def ring():
+    """The key ring of the current app."""
+    return current_app.extensions["keyring"]
+
+
+def signing_key():
+    """Pick the key for the tokens of this request (one key for a whole pair)."""
+    key = getattr(g, "_signing_key", None)
+    if key is None:
+        key = g._signing_key = ring().signing_key()
+    return key
+
+
+def init_app(app, jwt):
+    app.extensions["keyring"] = make_ring(app.config)
+
+    @jwt.encode_key_loader
+    def _encode_key(identity):
+        return signing_key().private
+
+    @jwt.decode_key_loader
+    def _decode_key(header, claims):
+        return verification_key(header, claims).public
+
+
+def verification_key(header, claims):
+    """The key that must have signed a token with this header and claims."""
+    missing = [name for name in REQUIRED_CLAIMS if name not in claims]
+    if missing:
+        raise InvalidTokenError(f"Missing required claim: {missing[0]}")
+    kid = header.get("kid")
+    if not isinstance(kid, str) or len(kid) > 128:
+        raise InvalidTokenError("Unknown key id")
+    key = ring().verification_key(kid)
+    if key is None:
+        raise InvalidTokenError("Unknown key id")
+    if header.get("alg") != key.algorithm:
+        raise InvalidTokenError("Algorithm not allowed for this key")
+    return key

@@ -1,0 +1,1 @@
+"""Users: accounts, the current user's profile, administration."""

@@ -1,0 +1,36 @@
+"""``flask users create USERNAME [--admin]``: accounts for operators."""
+
+import sys
+
+import click
+from flask.cli import AppGroup
+from marshmallow import ValidationError
+
+from ..auth.schemas import RegisterSchema
+from . import service
+
+users_cli = AppGroup("users", help="Manage user accounts.")
+
+
+@users_cli.command("create")
+@click.argument("username")
+@click.option("--admin", is_flag=True, help="Give the account the admin role.")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+def create(username, admin, password_stdin):
+    """Create a user; the password is prompted for, or read from stdin."""
+    if password_stdin or not sys.stdin.isatty():
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        RegisterSchema().load({"username": username, "password": password})
+    except ValidationError as error:
+        for field, messages in error.messages.items():
+            click.echo(f"{field}: {' '.join(messages)}", err=True)
+        raise SystemExit(2) from None
+    try:
+        user = service.create(username, password, is_admin=admin)
+    except service.UsernameTaken:
+        raise click.ClickException(f"user {username!r} already exists") from None
+    roles = ", ".join(user.roles)
+    click.echo(f"created user {user.username} (id {user.id}, roles: {roles})")

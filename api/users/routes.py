@@ -1,0 +1,75 @@
+"""User operations: the current user, password change, administration."""
+
+from flask.views import MethodView
+from flask_jwt_extended import get_jwt
+from flask_smorest import abort
+
+from .. import errors
+from ..extensions import Blueprint
+from . import service as users
+from .schemas import PasswordChangeSchema, UserSchema
+
+blp = Blueprint(
+    "users", __name__, url_prefix="/users", description="The current user and user administration."
+)
+
+
+def current_user_or_401():
+    user = users.get(int(get_jwt()["sub"]))
+    if user is None:  # deleted while the token was in flight
+        abort(401, message="Token has been revoked.")
+    return user
+
+
+@blp.route("/me")
+class Me(MethodView):
+    @blp.doc(operationId="getMe")
+    @blp.auth_required()
+    @blp.response(200, UserSchema)
+    def get(self):
+        """Get the current user"""
+        return current_user_or_401()
+
+
+@blp.route("/me/password")
+class MyPassword(MethodView):
+    @blp.doc(operationId="changePassword")
+    @blp.auth_required(fresh=True)
+    @blp.arguments(PasswordChangeSchema)
+    @blp.response(204)
+    def put(self, body):
+        """Change the password (fresh token); ends every other session"""
+        user = current_user_or_401()
+        try:
+            users.change_password(
+                user, body["current_password"], body["new_password"], keep_family=get_jwt()["fam"]
+            )
+        except users.WrongPassword:
+            return errors.unauthorized("The current password is wrong.", token_given=False)
+
+
+@blp.route("")
+class UserList(MethodView):
+    @blp.doc(operationId="listUsers")
+    @blp.auth_required(roles=["admin"])
+    @blp.response(200, UserSchema(many=True))
+    @blp.paginate()
+    def get(self, pagination_parameters):
+        """List users (admin)"""
+        items, total = users.page(pagination_parameters.page, pagination_parameters.page_size)
+        pagination_parameters.item_count = total
+        return items
+
+
+@blp.route("/<int:user_id>")
+class UserItem(MethodView):
+    @blp.doc(operationId="deleteUser")
+    @blp.auth_required(roles=["admin"])
+    @blp.response(204)
+    @blp.alt_response(404, response=errors.response_name(404))
+    def delete(self, user_id):
+        """Delete a user (admin); their tokens stop working at once"""
+        user = users.get(user_id)
+        if user is None:
+            abort(404, message="No such user.")
+        users.delete(user)
