@@ -221,10 +221,11 @@ def register_jwt_loaders(jwt):
 def _clean_reason(reason):
     """A short, safe sentence from a PyJWT / flask-jwt-extended message."""
     reason = str(reason).strip() or "Invalid token"
-    if "refresh" in reason.lower() and "only" in reason.lower():
-        return "Only refresh tokens are allowed here."
-    if "access" in reason.lower() and "only" in reason.lower():
+    lowered = reason.lower()
+    if lowered.startswith("only non-refresh") or lowered.startswith("only access"):
         return "Only access tokens are allowed here."
+    if lowered.startswith("only refresh"):
+        return "Only refresh tokens are allowed here."
     return (reason[:200].rstrip(".") + ".").replace("\n", " ")
 
 

@@ -131,10 +131,16 @@ class KeyDirectory:
         """All keys in the directory and the current kid."""
         keys = {}
         for pem in sorted(self.path.glob("*.pem")):
-            private = serialization.load_pem_private_key(pem.read_bytes(), password=None)
-            key = Key.from_private(private)
+            try:
+                data = pem.read_bytes()
+            except FileNotFoundError:  # a racing worker's discarded candidate
+                continue
+            key = Key.from_private(serialization.load_pem_private_key(data, password=None))
             keys[key.kid] = key
-        return keys, self.current_kid()
+        current = self.current_kid()
+        if current not in keys:
+            raise LookupError(f"the current key {current} is missing from {self.path}")
+        return keys, current
 
     def stamp(self):
         """A cheap fingerprint that changes when keys are added or removed."""

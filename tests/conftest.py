@@ -46,3 +46,12 @@ def admin_token(app, api):
     with app.app_context():
         service.create("root", PASSWORD, is_admin=True)
     return api.login("root").json["access_token"]
+
+
+@pytest.fixture(scope="module")
+def live_server(tmp_path_factory):
+    """Base URL of the app under gunicorn (2 workers) on 127.0.0.1."""
+    from live import gunicorn
+
+    with gunicorn(tmp_path_factory.mktemp("live") / "instance") as base:
+        yield base

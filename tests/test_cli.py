@@ -1,0 +1,59 @@
+"""Operator commands: users, keys, tokens."""
+
+import pytest
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+def test_users_create_from_stdin(runner, api):
+    result = runner.invoke(
+        args=["users", "create", "ops", "--admin"], input="an operator password\n"
+    )
+    assert result.exit_code == 0, result.output
+    assert "roles: user, admin" in result.output
+    token = api.login("ops", "an operator password").json["access_token"]
+    assert api.get("/users", token).status_code == 200
+
+
+def test_users_create_rejects_weak_password(runner):
+    result = runner.invoke(args=["users", "create", "ops"], input="short\n")
+    assert result.exit_code == 2
+    assert "password" in result.output
+
+
+def test_users_create_duplicate(runner):
+    runner.invoke(args=["users", "create", "ops"], input="an operator password\n")
+    result = runner.invoke(args=["users", "create", "ops"], input="an operator password\n")
+    assert result.exit_code == 1
+    assert "already exists" in result.output
+
+
+def test_keys_rotate_list_retire(runner, app):
+    first = runner.invoke(args=["keys", "list"]).output.split()
+    old = first[1]
+    rotated = runner.invoke(args=["keys", "rotate"])
+    new = rotated.output.split()[-1]
+    listing = runner.invoke(args=["keys", "list"]).output
+    assert f"* {new}" in listing and f"  {old}" in listing
+    refused = runner.invoke(args=["keys", "retire", new])
+    assert refused.exit_code == 1 and "current" in refused.output
+    assert runner.invoke(args=["keys", "retire", old]).exit_code == 0
+    assert old not in runner.invoke(args=["keys", "list"]).output
+    assert runner.invoke(args=["keys", "retire", "nope"]).exit_code == 1
+
+
+def test_keys_commands_refuse_hs256(config):
+    from api import create_app
+
+    config.update(JWT_ALGORITHM="HS256", JWT_SECRET_KEY="s" * 40 + "-random-bytes")
+    result = create_app(config).test_cli_runner().invoke(args=["keys", "rotate"])
+    assert result.exit_code == 1 and "HS256" in result.output
+
+
+def test_tokens_purge(runner):
+    result = runner.invoke(args=["tokens", "purge"])
+    assert result.exit_code == 0
+    assert "purged 0" in result.output

@@ -1,0 +1,163 @@
+"""Token contents, verification rules and revocation persistence."""
+
+import time
+
+import jwt as pyjwt
+import pytest
+from helpers import assert_challenge
+
+from api import create_app
+
+
+def header_and_claims(token):
+    return pyjwt.get_unverified_header(token), pyjwt.decode(
+        token, options={"verify_signature": False}
+    )
+
+
+def test_access_token_claims_and_headers(api, client):
+    pair = api.tokens()
+    header, claims = header_and_claims(pair["access_token"])
+    assert header["alg"] == "EdDSA"
+    assert header["typ"] == "at+jwt"
+    kid = client.get("/.well-known/jwks.json").json["keys"][0]["kid"]
+    assert header["kid"] == kid
+    for name in ("sub", "jti", "iat", "nbf", "exp", "type", "fresh", "roles", "iss", "aud", "fam"):
+        assert name in claims, name
+    assert claims["type"] == "access"
+    assert claims["fresh"] is True
+    assert claims["roles"] == ["user"]
+    assert claims["iss"] == claims["aud"] == "jwt-auth-api"
+    assert claims["exp"] - claims["iat"] == 900
+    assert isinstance(claims["sub"], str)
+
+
+def test_refresh_token_claims(api):
+    pair = api.tokens()
+    header, claims = header_and_claims(pair["refresh_token"])
+    access = header_and_claims(pair["access_token"])[1]
+    assert claims["type"] == "refresh"
+    assert claims["fam"] == access["fam"]
+    assert claims["exp"] - claims["iat"] == 30 * 24 * 3600
+    assert header["kid"]
+
+
+def test_refreshed_access_token_is_not_fresh(api):
+    pair = api.tokens()
+    new = api.post("/auth/refresh", pair["refresh_token"]).json
+    assert header_and_claims(new["access_token"])[1]["fresh"] is False
+
+
+def sign_like_server(app, claims, **header):
+    from api.tokens import signing
+
+    with app.app_context():
+        key = signing.ring().signing_key()
+    return pyjwt.encode(claims, key.private, algorithm="EdDSA", headers={"kid": key.kid, **header})
+
+
+def good_claims(**changes):
+    now = int(time.time())
+    claims = {
+        "sub": "1",
+        "jti": "00000000-0000-0000-0000-000000000000",
+        "iat": now,
+        "nbf": now,
+        "exp": now + 60,
+        "type": "access",
+        "fresh": False,
+        "roles": ["user"],
+        "preferred_username": "alice",
+        "fam": "f",
+        "iss": "jwt-auth-api",
+        "aud": "jwt-auth-api",
+    }
+    claims.update(changes)
+    return {k: v for k, v in claims.items() if v is not None}
+
+
+def test_a_correctly_signed_token_is_accepted(app, api):
+    assert api.get("/protected", sign_like_server(app, good_claims())).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"type": None},
+        {"jti": None},
+        {"exp": None},
+        {"iat": None},
+        {"sub": None},
+        {"iss": "someone-else"},
+        {"aud": "another-api"},
+        {"exp": int(time.time()) - 10},
+        {"nbf": int(time.time()) + 3600},
+    ],
+)
+def test_claim_rules(app, api, changes):
+    assert_challenge(api.get("/protected", sign_like_server(app, good_claims(**changes))))
+
+
+def test_revocation_survives_restart(config, api):
+    pair = api.tokens()
+    api.post("/auth/logout", pair["access_token"])
+    restarted = create_app(config).test_client()
+    headers = {"Authorization": f"Bearer {pair['access_token']}"}
+    assert_challenge(restarted.get("/protected", headers=headers))
+    refresh = {"Authorization": f"Bearer {pair['refresh_token']}"}
+    assert_challenge(restarted.post("/auth/refresh", headers=refresh))
+
+
+def test_tokens_survive_restart(config, api):
+    pair = api.tokens()
+    restarted = create_app(config).test_client()
+    headers = {"Authorization": f"Bearer {pair['access_token']}"}
+    assert restarted.get("/protected", headers=headers).status_code == 200
+
+
+@pytest.mark.parametrize("algorithm", ["ES256", "HS256"])
+def test_other_algorithms(config, algorithm):
+    config.update(JWT_ALGORITHM=algorithm, JWT_SECRET_KEY="s" * 40 + "-random-bytes")
+    client = create_app(config).test_client()
+    client.post("/auth/register", json={"username": "alice", "password": "p" * 12})
+    pair = client.post("/auth/login", json={"username": "alice", "password": "p" * 12}).json
+    assert pyjwt.get_unverified_header(pair["access_token"])["alg"] == algorithm
+    headers = {"Authorization": f"Bearer {pair['access_token']}"}
+    assert client.get("/protected", headers=headers).status_code == 200
+
+
+def test_token_signed_by_retired_key_is_rejected(app, api, config):
+    from api.keys import KeyDirectory
+
+    pair = api.tokens()
+    directory = KeyDirectory(app.config["KEYS_DIR"])
+    old = directory.current_kid()
+    directory.rotate("EdDSA")
+    restarted = create_app(config).test_client()
+    headers = {"Authorization": f"Bearer {pair['access_token']}"}
+    assert restarted.get("/protected", headers=headers).status_code == 200
+    directory.retire(old)
+    assert_challenge(create_app(config).test_client().get("/protected", headers=headers))
+
+
+def test_oversized_authorization_header(api):
+    response = api.client.get("/protected", headers={"Authorization": "Bearer " + "a" * 16_000})
+    assert response.status_code == 400
+    assert response.mimetype == "application/problem+json"
+    assert 'error="invalid_request"' in response.headers["WWW-Authenticate"]
+
+
+def test_purge_removes_only_expired(app):
+    from datetime import UTC, datetime, timedelta
+
+    from api.extensions import db
+    from api.tokens import service
+
+    with app.app_context():
+        store = service.store()
+        store.revoke("old", datetime.now(UTC) - timedelta(seconds=1))
+        store.revoke("live", datetime.now(UTC) + timedelta(hours=1))
+        db.session.commit()
+        assert store.purge() == 1
+        db.session.commit()
+        assert store.is_revoked("live") and not store.is_revoked("old")
