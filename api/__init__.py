@@ -7,7 +7,7 @@ import os
 from flask import Flask
 
 from . import config as settings
-from . import database, docs, errors, security
+from . import database, docs, errors, headers, security
 from .extensions import api, db, jwt, limiter, migrate
 from .passwords import Passwords
 
@@ -35,6 +35,7 @@ def create_app(config=None):
     signing.init_app(app, jwt)
     tokens.init_app(app)
     errors.register(app)
+    headers.init_app(app)
     errors.register_jwt_loaders(jwt)
     security.init_app(app, api, jwt)
     _register_blueprints(app)

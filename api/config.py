@@ -49,6 +49,18 @@ DEFAULTS = {
     "API_TITLE": "JWT Auth API",
     "API_VERSION": __version__,
     "OPENAPI_VERSION": "3.1.0",
+    "API_SPEC_OPTIONS": {
+        "info": {
+            "description": (
+                "JWT authentication: register, log in for an access + refresh token pair, "
+                "call protected operations with `Authorization: Bearer <access_token>`, "
+                "refresh (rotating, single-use refresh tokens) and log out (revocation). "
+                "Every error is RFC 9457 `application/problem+json`. Use **Authorize** with "
+                "the `access_token` from `POST /auth/login`."
+            ),
+            "license": {"name": "MIT", "identifier": "MIT"},
+        },
+    },
     "OPENAPI_URL_PREFIX": "/",
     "OPENAPI_JSON_PATH": "openapi.json",
     "OPENAPI_SWAGGER_UI_PATH": "/docs",
