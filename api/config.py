@@ -32,6 +32,7 @@ DEFAULTS = {
     "PASSWORD_MAX_LENGTH": 1024,
     "MAX_CONTENT_LENGTH": 16 * 1024,
     "MAX_AUTHORIZATION_HEADER_BYTES": 4096,
+    "TRUSTED_PROXIES": 0,  # reverse proxies in front whose X-Forwarded-For/-Proto to trust
     # flask-jwt-extended
     "JWT_ALGORITHM": "EdDSA",
     "JWT_SECRET_KEY": None,  # only for HS256

@@ -11,6 +11,8 @@ import http
 import marshmallow as ma
 from flask import current_app, json, request
 
+from . import audit
+
 PROBLEM_JSON = "application/problem+json"
 REALM = 'Bearer realm="api"'
 
@@ -101,6 +103,7 @@ def from_http_exception(error):
             headers["Allow"] = allow
     if error.code == 429:
         headers.setdefault("Retry-After", str(_retry_after(error)))
+        audit.event("ratelimit.hit", path=request.path, limit=str(getattr(error, "limit", "")))
     messages = data.get("errors") or data.get("messages")
     detail = data.get("message") or _detail(error)
     errors = None

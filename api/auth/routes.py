@@ -5,7 +5,7 @@ from flask.views import MethodView
 from flask_jwt_extended import get_jwt
 from flask_smorest import abort
 
-from .. import errors
+from .. import audit, errors
 from ..extensions import Blueprint, limiter
 from ..tokens import service as tokens
 from ..users import service as users
@@ -48,9 +48,11 @@ class Register(MethodView):
         if not current_app.config["REGISTRATION_OPEN"]:
             abort(403, message="Registration is closed.")
         try:
-            return users.create(credentials["username"], credentials["password"])
+            user = users.create(credentials["username"], credentials["password"])
         except users.UsernameTaken:
             abort(409, message="This username is already taken.")
+        audit.event("user.registered", user_id=user.id)
+        return user
 
 
 @blp.route("/login")
@@ -73,7 +75,9 @@ class Login(MethodView):
         """Log in and get a token pair"""
         user = users.authenticate(credentials["username"], credentials["password"])
         if user is None:
+            audit.event("login.failure", username=credentials["username"])
             return errors.unauthorized("Invalid username or password.", token_given=False)
+        audit.event("login.success", user_id=user.id)
         return tokens.issue_pair(user, fresh=True), 200, NO_STORE
 
 
@@ -84,8 +88,12 @@ class Refresh(MethodView):
     @blp.response(200, TokenPairSchema, headers=NO_STORE_DOC)
     def post(self):
         """Exchange a refresh token for a new pair (the old one is spent)"""
+        claims = get_jwt()
         try:
-            return tokens.rotate(get_jwt(), users.get), 200, NO_STORE
+            return tokens.rotate(claims, users.get), 200, NO_STORE
+        except tokens.TokenReused as error:
+            audit.event("refresh.reuse_detected", user_id=int(claims["sub"]), family=claims["fam"])
+            return errors.unauthorized(str(error))
         except tokens.TokenError as error:
             return errors.unauthorized(str(error))
 
@@ -98,7 +106,9 @@ class Logout(MethodView):
     @blp.response(204)
     def post(self, body):
         """Log out: revoke this access token and its session"""
+        claims = get_jwt()
         try:
-            tokens.logout(get_jwt(), (body or {}).get("refresh_token"))
+            tokens.logout(claims, (body or {}).get("refresh_token"))
         except tokens.TokenError as error:
             return errors.unauthorized(str(error))
+        audit.event("logout", user_id=int(claims["sub"]))

@@ -4,7 +4,7 @@ from flask.views import MethodView
 from flask_jwt_extended import get_jwt
 from flask_smorest import abort
 
-from .. import errors
+from .. import audit, errors
 from ..extensions import Blueprint
 from . import service as users
 from .schemas import PasswordChangeSchema, UserSchema
@@ -45,7 +45,9 @@ class MyPassword(MethodView):
                 user, body["current_password"], body["new_password"], keep_family=get_jwt()["fam"]
             )
         except users.WrongPassword:
+            audit.event("password.change_failed", user_id=user.id)
             return errors.unauthorized("The current password is wrong.", token_given=False)
+        audit.event("password.changed", user_id=user.id)
 
 
 @blp.route("")
@@ -73,3 +75,4 @@ class UserItem(MethodView):
         if user is None:
             abort(404, message="No such user.")
         users.delete(user)
+        audit.event("user.deleted", user_id=user_id, actor=int(get_jwt()["sub"]))
