@@ -101,6 +101,8 @@ def from_http_exception(error):
         allow = error.get_response().headers.get("Allow")
         if allow:
             headers["Allow"] = allow
+    if error.code == 401:
+        headers.setdefault("WWW-Authenticate", REALM)
     if error.code == 429:
         headers.setdefault("Retry-After", str(_retry_after(error)))
         audit.event("ratelimit.hit", path=request.path, limit=str(getattr(error, "limit", "")))

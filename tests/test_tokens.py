@@ -53,7 +53,8 @@ def sign_like_server(app, claims, **header):
 
     with app.app_context():
         key = signing.ring().signing_key()
-    return pyjwt.encode(claims, key.private, algorithm="EdDSA", headers={"kid": key.kid, **header})
+    headers = {"kid": key.kid, "typ": "at+jwt", **header}
+    return pyjwt.encode(claims, key.private, algorithm="EdDSA", headers=headers)
 
 
 def good_claims(**changes):
@@ -96,6 +97,24 @@ def test_a_correctly_signed_token_is_accepted(app, api):
 )
 def test_claim_rules(app, api, changes):
     assert_challenge(api.get("/protected", sign_like_server(app, good_claims(**changes))))
+
+
+@pytest.mark.parametrize("typ", [None, "JWT", "rt+jwt"])
+def test_access_token_needs_its_typ_header(app, api, typ):
+    assert_challenge(api.get("/protected", sign_like_server(app, good_claims(), typ=typ)))
+
+
+def test_user_gone_without_revocation_is_401_with_challenge(app, api):
+    """A row deleted behind the API's back (no revocation) still cannot be used."""
+    from api.extensions import db
+    from api.users.models import User
+
+    pair = api.tokens()
+    with app.app_context():
+        db.session.delete(db.session.get(User, 1))
+        db.session.commit()
+    response = api.get("/users/me", pair["access_token"])
+    assert_challenge(response, token_given=False)
 
 
 def test_revocation_survives_restart(config, api):

@@ -19,8 +19,6 @@ from ..extensions import db
 from . import signing
 from .store import FRESH, SPENT, SqlTokenStore
 
-ACCESS_TYP = "at+jwt"  # RFC 9068
-
 
 class TokenError(Exception):
     """A refresh or logout request that must be refused (401)."""
@@ -61,7 +59,7 @@ def issue_pair(user, *, fresh, family=None):
             "preferred_username": user.username,
             "fam": family,
         },
-        additional_headers={"kid": key.kid, "typ": ACCESS_TYP},
+        additional_headers={"kid": key.kid, "typ": signing.ACCESS_TYP},
     )
     refresh = create_refresh_token(
         identity,

@@ -15,6 +15,7 @@ from jwt.exceptions import InvalidTokenError
 from ..keys import Key, KeyDirectory, KeyRing
 
 REQUIRED_CLAIMS = ("exp", "iat", "jti", "sub", "type")
+ACCESS_TYP = "at+jwt"  # RFC 9068 §2.1
 
 
 class SecretRing:
@@ -74,6 +75,8 @@ def verification_key(header, claims):
     missing = [name for name in REQUIRED_CLAIMS if name not in claims]
     if missing:
         raise InvalidTokenError(f"Missing required claim: {missing[0]}")
+    if claims["type"] == "access" and header.get("typ") != ACCESS_TYP:
+        raise InvalidTokenError("Access tokens must have typ at+jwt")
     kid = header.get("kid")
     if not isinstance(kid, str) or len(kid) > 128:
         raise InvalidTokenError("Unknown key id")
