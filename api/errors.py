@@ -191,36 +191,22 @@ def _quote(text):
     return text.replace("\\", "").replace('"', "'")
 
 
+# flask-jwt-extended callbacks taking (jwt_header, jwt_payload), with the detail they answer.
+_FIXED_DETAILS = {
+    "expired_token_loader": "Token has expired.",
+    "revoked_token_loader": "Token has been revoked.",
+    "needs_fresh_token_loader": "Fresh token required: log in again.",
+    "token_verification_failed_loader": "Token verification failed.",
+    "user_lookup_error_loader": "Token has been revoked.",
+}
+
+
 def register_jwt_loaders(jwt):
     """Route every flask-jwt-extended failure through the problem contract."""
-
-    @jwt.unauthorized_loader
-    def _missing(reason):
-        return unauthorized("Missing bearer token.", token_given=False)
-
-    @jwt.invalid_token_loader
-    def _invalid(reason):
-        return unauthorized(_clean_reason(reason))
-
-    @jwt.expired_token_loader
-    def _expired(header, payload):
-        return unauthorized("Token has expired.")
-
-    @jwt.revoked_token_loader
-    def _revoked(header, payload):
-        return unauthorized("Token has been revoked.")
-
-    @jwt.needs_fresh_token_loader
-    def _needs_fresh(header, payload):
-        return unauthorized("Fresh token required: log in again.")
-
-    @jwt.token_verification_failed_loader
-    def _failed(header, payload):
-        return unauthorized("Token verification failed.")
-
-    @jwt.user_lookup_error_loader
-    def _user_gone(header, payload):
-        return unauthorized("Token has been revoked.")
+    jwt.unauthorized_loader(lambda reason: unauthorized("Missing bearer token.", token_given=False))
+    jwt.invalid_token_loader(lambda reason: unauthorized(_clean_reason(reason)))
+    for loader, detail in _FIXED_DETAILS.items():
+        getattr(jwt, loader)(lambda header, payload, detail=detail: unauthorized(detail))
 
 
 def _clean_reason(reason):
