@@ -1,0 +1,89 @@
+"""Fixtures for the client tests: artefacts folder, headless Chromium, a generated SDK."""
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from live import ROOT
+
+ARTIFACTS = ROOT / "artifacts"
+SPEC = ROOT / "openapi" / "openapi.json"
+SDK_CONFIG = ROOT / "openapi" / "client-config.yaml"
+SDK_PACKAGE = "jwt_auth_api_client"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+_written = []
+
+
+def artefact(*parts):
+    """A path under ``artifacts/`` (git-ignored), listed in the terminal summary."""
+    path = ARTIFACTS.joinpath(*parts)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _written.append(path)
+    return path
+
+
+def pytest_terminal_summary(terminalreporter):
+    existing = [path for path in _written if path.exists()]
+    if existing:
+        terminalreporter.section("client test artefacts")
+        for path in existing:
+            terminalreporter.write_line(str(path.relative_to(ROOT)))
+
+
+def chromium_path():
+    """Debian's chromium (``CHROMIUM_PATH`` overrides); Playwright never downloads one."""
+    for candidate in (os.environ.get("CHROMIUM_PATH"), "chromium", "chromium-browser"):
+        found = candidate and shutil.which(candidate)
+        if found:
+            return found
+    pytest.fail(
+        "no chromium found: install Debian's `chromium` (.ci/run does) or set CHROMIUM_PATH"
+    )
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+def generate_sdk(destination):
+    """Generate the Python client from the committed spec; return the folder to import from."""
+    command = [
+        sys.executable, "-m", "openapi_python_client", "generate",
+        "--path", str(SPEC),
+        "--config", str(SDK_CONFIG),
+        "--meta", "none",
+        "--output-path", str(destination / SDK_PACKAGE),
+        "--fail-on-warning",
+    ]  # fmt: skip
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    assert result.returncode == 0, f"client generation failed:\n{result.stdout}\n{result.stderr}"
+    return destination
+
+
+@pytest.fixture(scope="session")
+def sdk_path(tmp_path_factory):
+    """The generated client package, importable as ``jwt_auth_api_client``."""
+    folder = str(generate_sdk(tmp_path_factory.mktemp("sdk")))
+    sys.path.insert(0, folder)
+    yield Path(folder)
+    sys.path.remove(folder)
+    for name in [name for name in sys.modules if name.split(".")[0] == SDK_PACKAGE]:
+        del sys.modules[name]

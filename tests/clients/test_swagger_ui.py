@@ -1,0 +1,135 @@
+"""Swagger UI in headless Chromium, driven like a user: Try it out, Authorize, log out."""
+
+import json
+import re
+from urllib.parse import urlsplit
+
+import pytest
+from conftest import artefact
+from helpers import PASSWORD
+from playwright.sync_api import expect
+from test_live import call
+
+pytestmark = pytest.mark.live
+
+USERNAME = "swagger_user"
+TIMEOUT = 15_000  # ms for the UI to show a response
+
+
+class SwaggerUI:
+    """The /docs page, operated through its visible controls."""
+
+    def __init__(self, page, base):
+        self.page = page
+        self.base = base
+        self.shots = []
+
+    def open(self):
+        self.page.goto(self.base + "/docs")
+        expect(self.page.get_by_text("JWT Auth API").first).to_be_visible(timeout=TIMEOUT)
+
+    def operation(self, tag, operation_id):
+        """Expand the operation and switch it to "Try it out"."""
+        block = self.page.locator(f"#operations-{tag}-{operation_id}")
+        summary = block.locator(".opblock-summary-control")
+        if summary.get_attribute("aria-expanded", timeout=TIMEOUT) != "true":
+            summary.click()
+        try_it = block.get_by_role("button", name="Try it out")
+        execute = block.get_by_role("button", name="Execute")
+        expect(try_it.or_(execute)).to_be_visible(timeout=TIMEOUT)
+        if try_it.is_visible():
+            try_it.click()
+        expect(execute).to_be_visible()
+        return block
+
+    def execute(self, tag, operation_id, body=None):
+        """Run the operation; return (status shown, response body shown)."""
+        block = self.operation(tag, operation_id)
+        if body is not None:
+            block.get_by_role("textbox").first.fill(json.dumps(body))
+        clear = block.get_by_role("button", name="Clear")
+        if clear.count():
+            clear.click()
+        block.get_by_role("button", name="Execute").click()
+        status = block.locator(".live-responses-table .response .response-col_status")
+        expect(status).to_have_text(re.compile(r"^\d{3}$"), timeout=TIMEOUT)
+        shown = block.locator(".live-responses-table .response-col_description pre")
+        text = shown.first.inner_text() if shown.count() else ""
+        return int(status.inner_text()), text
+
+    def authorize(self, token):
+        """Paste a token into the bearerAuth scheme of the "Authorize" dialog."""
+        self.page.locator(".scheme-container").get_by_role("button", name="Authorize").click()
+        dialog = self.page.locator(".modal-ux")
+        expect(dialog.get_by_text("bearerAuth")).to_be_visible()
+        dialog.get_by_role("textbox").fill(token)
+        dialog.get_by_role("button", name="Apply credentials").click()
+        expect(dialog.get_by_text("Authorized", exact=True)).to_be_visible()
+        self.shot("authorized")
+        dialog.get_by_role("button", name="Close", exact=True).click()
+        expect(dialog).to_be_hidden()
+
+    def shot(self, name):
+        path = artefact("swagger-ui", f"{len(self.shots) + 1:02d}-{name}.png")
+        self.page.screenshot(path=str(path), full_page=False)
+        self.shots.append(path.name)
+        print("screenshot:", path)
+
+
+def test_swagger_ui_login_authorize_protected_logout(live_server, browser):
+    assert (
+        call(live_server, "POST", "/auth/register", {"username": USERNAME, "password": PASSWORD})[0]
+        == 201
+    )
+    host = urlsplit(live_server).netloc
+    context = browser.new_context(viewport={"width": 1280, "height": 1000})
+    requests, csp_errors = [], []
+    context.on("request", lambda request: requests.append(request.url))
+    page = context.new_page()
+    page.on(
+        "console",
+        lambda message: (
+            "Content Security Policy" in message.text and csp_errors.append(message.text)
+        ),
+    )
+    ui = SwaggerUI(page, live_server)
+    try:
+        ui.open()
+        ui.shot("docs")
+
+        status, text = ui.execute("auth", "login", {"username": USERNAME, "password": PASSWORD})
+        assert status == 200, text
+        pair = json.loads(text)
+        assert pair["token_type"] == "Bearer"
+        ui.shot("login-200")
+
+        ui.authorize(pair["access_token"])
+        status, text = ui.execute("protected", "getProtected")
+        assert (status, json.loads(text)["username"]) == (200, USERNAME)
+        ui.shot("protected-200")
+
+        page.reload()  # persistAuthorization keeps the token across a reload
+        ui.open()
+        status, text = ui.execute("protected", "getProtected")
+        assert (status, json.loads(text)["username"]) == (200, USERNAME)
+        ui.shot("protected-200-after-reload")
+
+        status, _ = ui.execute("auth", "logout", {"refresh_token": pair["refresh_token"]})
+        assert status == 204
+        ui.shot("logout-204")
+
+        status, text = ui.execute("protected", "getProtected")
+        problem = json.loads(text)
+        assert (status, problem["status"]) == (401, 401)
+        assert problem["title"] == "Unauthorized"
+        ui.shot("protected-401-after-logout")
+    finally:
+        context.close()
+
+    foreign = [url for url in requests if urlsplit(url).scheme not in {"data", "blob"}
+               and urlsplit(url).netloc != host]  # fmt: skip
+    assert not foreign, f"requests to other hosts: {foreign}"
+    assert any(url.endswith("/swagger-ui-assets/swagger-ui-bundle.js") for url in requests)
+    assert not csp_errors
+    print("requests:", len(requests), "all to", host)
+    print("screenshots:", ", ".join(ui.shots))
