@@ -6,16 +6,18 @@ from ..auth.schemas import PASSWORD_FIELD_DOC, password_field
 
 
 class UserSchema(ma.Schema):
-    """A user account as the API shows it."""
+    """A user account as the API shows it (every field is always present)."""
 
     class Meta:
         ordered = True
 
-    id = ma.fields.Integer(dump_only=True, metadata={"example": 1})
-    username = ma.fields.String(dump_only=True, metadata={"example": "alice"})
-    roles = ma.fields.List(ma.fields.String(), dump_only=True, metadata={"example": ["user"]})
+    id = ma.fields.Integer(dump_only=True, required=True, metadata={"example": 1})
+    username = ma.fields.String(dump_only=True, required=True, metadata={"example": "alice"})
+    roles = ma.fields.List(
+        ma.fields.String(), dump_only=True, required=True, metadata={"example": ["user"]}
+    )
     created_at = ma.fields.DateTime(
-        dump_only=True, metadata={"example": "2026-11-24T16:00:00+00:00"}
+        dump_only=True, required=True, metadata={"example": "2026-11-24T16:00:00+00:00"}
     )
 
 

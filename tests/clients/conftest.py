@@ -4,10 +4,11 @@ import os
 import shutil
 import subprocess
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from live import ROOT
+from live import ROOT, _wait_ready, free_port
 
 ARTIFACTS = ROOT / "artifacts"
 SPEC = ROOT / "openapi" / "openapi.json"
@@ -87,3 +88,28 @@ def sdk_path(tmp_path_factory):
     sys.path.remove(folder)
     for name in [name for name in sys.modules if name.split(".")[0] == SDK_PACKAGE]:
         del sys.modules[name]
+
+
+@contextmanager
+def resource_server(auth_api_url, log_dir):
+    """examples/resource_server.py under gunicorn (1 worker); yield its base URL."""
+    port = free_port()
+    command = [
+        sys.executable, "-m", "gunicorn", "resource_server:create_app()",
+        "--chdir", str(ROOT / "examples"),
+        "--workers", "1",
+        "--bind", f"127.0.0.1:{port}",
+        "--no-control-socket",
+        "--graceful-timeout", "5",
+    ]  # fmt: skip
+    log = Path(log_dir) / f"resource-server-{port}.log"
+    env = {**os.environ, "AUTH_API_URL": auth_api_url}
+    with open(log, "wb") as output:
+        process = subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.STDOUT)
+        base = f"http://127.0.0.1:{port}"
+        try:
+            _wait_ready(base, process, log, 30)
+            yield base
+        finally:
+            process.terminate()
+            process.wait(timeout=10)

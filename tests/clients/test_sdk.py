@@ -38,6 +38,13 @@ def test_names_are_idiomatic(sdk, sdk_path):
     assert set(models.__all__) == MODELS
 
 
+@pytest.mark.parametrize("model", ["User", "TokenPair", "Protected", "Problem"])
+def test_response_fields_are_required_not_optional(sdk, model):
+    models = importlib.import_module(f"{SDK_PACKAGE}.models")
+    with pytest.raises(KeyError):
+        getattr(models, model).from_dict({})
+
+
 def test_session_with_the_generated_client(sdk, live_server):
     from jwt_auth_api_client import AuthenticatedClient, Client
     from jwt_auth_api_client.api.auth import login, logout, refresh, register

@@ -24,8 +24,11 @@ class SwaggerUI:
         self.base = base
         self.shots = []
 
-    def open(self):
-        self.page.goto(self.base + "/docs")
+    def open(self, reload=False):
+        if reload:
+            self.page.reload()
+        else:
+            self.page.goto(self.base + "/docs")
         expect(self.page.get_by_text("JWT Auth API").first).to_be_visible(timeout=TIMEOUT)
 
     def operation(self, tag, operation_id):
@@ -53,6 +56,7 @@ class SwaggerUI:
         block.get_by_role("button", name="Execute").click()
         status = block.locator(".live-responses-table .response .response-col_status")
         expect(status).to_have_text(re.compile(r"^\d{3}$"), timeout=TIMEOUT)
+        status.scroll_into_view_if_needed()
         shown = block.locator(".live-responses-table .response-col_description pre")
         text = shown.first.inner_text() if shown.count() else ""
         return int(status.inner_text()), text
@@ -108,10 +112,10 @@ def test_swagger_ui_login_authorize_protected_logout(live_server, browser):
         assert (status, json.loads(text)["username"]) == (200, USERNAME)
         ui.shot("protected-200")
 
-        page.reload()  # persistAuthorization keeps the token across a reload
-        ui.open()
+        ui.open(reload=True)  # persistAuthorization keeps the token across a reload
         status, text = ui.execute("protected", "getProtected")
-        assert (status, json.loads(text)["username"]) == (200, USERNAME)
+        assert status == 200, f"authorization lost on reload: {text}"
+        assert json.loads(text)["username"] == USERNAME
         ui.shot("protected-200-after-reload")
 
         status, _ = ui.execute("auth", "logout", {"refresh_token": pair["refresh_token"]})
