@@ -9,7 +9,7 @@ import uuid
 
 import jwt
 import pytest
-from conftest import resource_server
+from clientkit import resource_server
 from cryptography.hazmat.primitives.asymmetric import ed25519
 from helpers import PASSWORD
 from live import ROOT, gunicorn

@@ -3,7 +3,7 @@
 import importlib
 
 import pytest
-from conftest import SDK_PACKAGE
+from clientkit import SDK_PACKAGE
 from helpers import PASSWORD
 
 pytestmark = pytest.mark.live

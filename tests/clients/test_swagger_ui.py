@@ -5,7 +5,7 @@ import re
 from urllib.parse import urlsplit
 
 import pytest
-from conftest import artefact
+from clientkit import artefact
 from helpers import PASSWORD
 from playwright.sync_api import expect
 from test_live import call
