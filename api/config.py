@@ -39,6 +39,7 @@ DEFAULTS = {
     "JWT_ACCESS_TOKEN_EXPIRES": timedelta(minutes=15),
     "JWT_REFRESH_TOKEN_EXPIRES": timedelta(days=30),
     "JWT_TOKEN_LOCATION": ["headers"],
+    "JWT_COOKIE_CSRF_PROTECT": False,  # header tokens only: no csrf claim
     "JWT_ENCODE_ISSUER": "jwt-auth-api",
     "JWT_DECODE_ISSUER": "jwt-auth-api",
     "JWT_ENCODE_AUDIENCE": "jwt-auth-api",

@@ -102,7 +102,7 @@ class Refresh(MethodView):
 class Logout(MethodView):
     @blp.doc(operationId="logout")
     @blp.auth_required()
-    @blp.arguments(LogoutSchema, required=False)
+    @blp.arguments(LogoutSchema, required=False, example={})
     @blp.response(204)
     def post(self, body):
         """Log out: revoke this access token and its session"""
