@@ -8,7 +8,7 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import config as settings
-from . import database, docs, errors, headers, security
+from . import database, docs, errors, headers, redisdb, security
 from .extensions import api, db, jwt, limiter, migrate
 from .passwords import Passwords
 
@@ -25,6 +25,7 @@ def create_app(config=None):
     if app.config["TRUSTED_PROXIES"]:
         hops = int(app.config["TRUSTED_PROXIES"])
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
+    redisdb.init_app(app)
 
     db.init_app(app)
     migrate.init_app(app, db, directory=database.MIGRATIONS)

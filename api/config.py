@@ -23,6 +23,9 @@ DEFAULTS = {
     "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
     "REDIS_URL": None,
     "REDIS_KEY_PREFIX": "jwtauth:",
+    "REDIS_SOCKET_TIMEOUT": 1.0,  # seconds; a hung Redis gives 503, not a hang
+    "REDIS_CONNECT_TIMEOUT": 1.0,
+    "DATABASE_CONNECT_TIMEOUT": 3,  # seconds, PostgreSQL (psycopg connect_timeout)
     "KEYS_DIR": None,  # instance/keys when unset
     "AUTO_MIGRATE": True,
     "REGISTRATION_OPEN": True,
@@ -160,8 +163,30 @@ def _fill_instance_defaults(app):
         config["_KEYS_DIR_DEFAULTED"] = True
     if not config.get("RATELIMIT_STORAGE_URI"):
         config["RATELIMIT_STORAGE_URI"] = config.get("REDIS_URL") or "memory://"
+    if str(config["RATELIMIT_STORAGE_URI"]).startswith(("redis://", "rediss://")):
+        _redis_limiter_options(config)
+    if str(config["SQLALCHEMY_DATABASE_URI"]).startswith("postgresql"):
+        _postgres_engine_options(config)
     if not config.get("SECRET_KEY") and not is_production(config):
         config["SECRET_KEY"] = _instance_secret(instance / "secret_key")
+
+
+def _redis_limiter_options(config):
+    """Rate-limit counters: same short timeouts as the token store, same key prefix."""
+    from .redisdb import client_options
+
+    options = {"key_prefix": config["REDIS_KEY_PREFIX"] + "limits", **client_options(config)}
+    options.update(config.get("RATELIMIT_STORAGE_OPTIONS") or {})
+    config["RATELIMIT_STORAGE_OPTIONS"] = options
+
+
+def _postgres_engine_options(config):
+    """A bounded connect timeout, so an unreachable server gives a quick 503."""
+    options = dict(config["SQLALCHEMY_ENGINE_OPTIONS"])
+    connect_args = dict(options.get("connect_args") or {})
+    connect_args.setdefault("connect_timeout", config["DATABASE_CONNECT_TIMEOUT"])
+    options["connect_args"] = connect_args
+    config["SQLALCHEMY_ENGINE_OPTIONS"] = options
 
 
 def _instance_secret(path):

@@ -3,7 +3,8 @@
 Validation (422), malformed bodies (400), unknown paths (404), wrong methods
 (405, with ``Allow``), rate limits (429, with ``Retry-After``), every JWT
 failure (401 with ``WWW-Authenticate``, RFC 6750) and unhandled exceptions
-(500, leaking nothing) all leave through :func:`problem`.
+(500, leaking nothing) and unreachable backends (503, with ``Retry-After``)
+all leave through :func:`problem`.
 """
 
 import http
@@ -220,9 +221,39 @@ def _clean_reason(reason):
     return (reason[:200].rstrip(".") + ".").replace("\n", " ")
 
 
+BACKEND_RETRY_AFTER = "1"
+
+
+def backend_errors():
+    """Exception classes meaning "a backend (database, Redis) is unreachable"."""
+    import redis.exceptions
+    import sqlalchemy.exc
+
+    return (
+        redis.exceptions.ConnectionError,
+        redis.exceptions.TimeoutError,
+        sqlalchemy.exc.OperationalError,
+        sqlalchemy.exc.InterfaceError,
+        sqlalchemy.exc.TimeoutError,
+    )
+
+
+def backend_unavailable(error):
+    """503 while the database or Redis cannot be reached; the next request retries."""
+    current_app.logger.warning("backend unavailable: %s: %s", type(error).__name__, error)
+    return problem(
+        503,
+        "A backend service is unavailable; try again shortly.",
+        headers={"Retry-After": BACKEND_RETRY_AFTER},
+    )
+
+
 def register(app):
     """Install the handlers that flask-smorest's HTTPException handler misses."""
 
     @app.errorhandler(413)
     def _too_large(error):
         return from_http_exception(error)
+
+    for exception in backend_errors():
+        app.register_error_handler(exception, backend_unavailable)

@@ -33,14 +33,19 @@ class Api(flask_smorest.Api):
             response = {"description": status.phrase, "schema": self.ERROR_SCHEMA}
             if status == 401:
                 response["headers"] = {"WWW-Authenticate": errors.WWW_AUTHENTICATE_DOC}
-            if status == 429:
+            if status in (429, 503):
                 response["headers"] = {"Retry-After": errors.RETRY_AFTER_DOC}
             prepare_response(response, self.spec, PROBLEM_JSON)
             self.spec.components.response(name, response, lazy=True)
 
 
 class Blueprint(flask_smorest.Blueprint):
-    """Blueprint with the security decorator; request bodies document 400/413."""
+    """Blueprint with the security decorator; request bodies document 400/413/503.
+
+    Every operation with a JSON body writes to a backend (database, Redis), so
+    it may answer 503 while one is unreachable; ``auth_required`` documents the
+    same for every protected operation.
+    """
 
     def auth_required(self, *, refresh=False, fresh=False, roles=()):
         """Require a bearer JWT on an operation and document it (see api.security)."""
@@ -53,7 +58,7 @@ class Blueprint(flask_smorest.Blueprint):
 
         def wrapper(func):
             func = decorator(func)
-            for status in (400, 413):
+            for status in (400, 413, 503):
                 func = self.alt_response(status, response=errors.response_name(status))(func)
             return func
 

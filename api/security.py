@@ -2,8 +2,8 @@
 
 ``@blp.auth_required()`` (see :class:`api.extensions.Blueprint`) wraps the view
 so that a valid, unrevoked bearer token is required, and adds to the same
-operation's OpenAPI document the ``bearerAuth`` requirement and its 400, 401
-(and, with roles, 403) responses. A route cannot get one without the other.
+operation's OpenAPI document the ``bearerAuth`` requirement and its 400, 401,
+503 (and, with roles, 403) responses. A route cannot get one without the other.
 """
 
 from functools import wraps
@@ -46,7 +46,8 @@ def auth_required(blp, *, refresh=False, fresh=False, roles=()):
 
         wrapper._auth_required = {"refresh": refresh, "fresh": fresh, "roles": sorted(roles)}
         documented = blp.doc(security=[{SCHEME: []}])(wrapper)
-        statuses = (400, 401, 403) if roles else (400, 401)
+        # 503: the revocation check needs the token store (database or Redis)
+        statuses = (400, 401, 403, 503) if roles else (400, 401, 503)
         for status in statuses:
             documented = blp.alt_response(status, response=errors.response_name(status))(documented)
         return documented

@@ -1,9 +1,61 @@
-"""Fixtures: a fresh app (own instance folder, database and keys) per test."""
+"""Fixtures: a fresh app (own instance folder, database and keys) per test.
 
+On the embedded defaults each test gets its own SQLite file. With
+``DATABASE_URL`` (PostgreSQL) the session gets its own schema, emptied after
+each test and dropped at the end; with ``REDIS_URL`` each test gets its own
+key prefix, deleted after it (see tests/backends.py).
+"""
+
+import itertools
+
+import backends
 import pytest
 from helpers import PASSWORD, Api
 
 from api import create_app
+
+
+@pytest.fixture(scope="session")
+def database_url():
+    """The session's PostgreSQL schema URL, or None on the SQLite default."""
+    if not backends.on_postgres():
+        yield None
+        return
+    with backends.postgres_schema(tag="suite") as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def redis_prefix():
+    """The session's Redis key prefix (None without REDIS_URL); its keys go at the end."""
+    if not backends.REDIS_URL:
+        yield None
+        return
+    prefix = backends.redis_prefix("suite")
+    yield prefix
+    backends.delete_prefixed(prefix)
+
+
+_test_number = itertools.count()
+
+
+@pytest.fixture(autouse=True)
+def _isolated_backends(monkeypatch, database_url, redis_prefix):
+    """Point every app a test makes at the session schema and a per-test Redis prefix;
+    afterwards close their connections, empty the tables and delete the keys."""
+    if database_url:
+        monkeypatch.setenv("DATABASE_URL", database_url)
+    prefix = f"{redis_prefix}{next(_test_number)}:" if redis_prefix else None
+    if prefix:
+        monkeypatch.setenv("FLASK_REDIS_KEY_PREFIX", prefix)
+    with backends.tracked_engines() as engines:
+        yield
+    for engine in engines:
+        engine.dispose()
+    if database_url:
+        backends.truncate(database_url)
+    if prefix:
+        backends.delete_prefixed(prefix)
 
 
 @pytest.fixture
@@ -26,6 +78,9 @@ def app(config):
 
         db.session.remove()
         db.engine.dispose()
+    client = app.extensions.get("redis")
+    if client is not None:
+        client.close()
 
 
 @pytest.fixture

@@ -37,7 +37,9 @@ def test_database_url_mapping(url, expected):
     assert _sqlalchemy_url(url) == expected
 
 
-def test_default_database_is_in_instance_folder(app):
+def test_default_database_is_in_instance_folder(monkeypatch, config):
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    app = create_app(config)
     assert app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///")
     assert app.config["SQLALCHEMY_DATABASE_URI"].endswith("instance/app.sqlite")
 

@@ -7,6 +7,7 @@ import pytest
 from helpers import assert_challenge
 
 from api import create_app
+from api.tokens.store import SqlTokenStore
 
 
 def header_and_claims(token):
@@ -166,14 +167,17 @@ def test_oversized_authorization_header(api):
     assert 'error="invalid_request"' in response.headers["WWW-Authenticate"]
 
 
-def test_purge_removes_only_expired(app):
+def test_sql_purge_removes_only_expired(config):
     from datetime import UTC, datetime, timedelta
 
     from api.extensions import db
     from api.tokens import service
 
+    config["REDIS_URL"] = None  # the SQL store, whatever the environment says
+    app = create_app(config)
     with app.app_context():
         store = service.store()
+        assert isinstance(store, SqlTokenStore)
         store.revoke("old", datetime.now(UTC) - timedelta(seconds=1))
         store.revoke("live", datetime.now(UTC) + timedelta(hours=1))
         db.session.commit()

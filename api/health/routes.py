@@ -57,7 +57,11 @@ class Health(MethodView):
         """Readiness: the database (and Redis, when configured) answer"""
         failed = backends_ready()
         if failed:
-            return errors.problem(503, f"The {failed} is unreachable.")
+            return errors.problem(
+                503,
+                f"The {failed} is unreachable.",
+                headers={"Retry-After": errors.BACKEND_RETRY_AFTER},
+            )
         return {"status": "ok"}
 
 

@@ -17,6 +17,7 @@ from jwt import PyJWTError
 
 from ..extensions import db
 from . import signing
+from .redis_store import RedisTokenStore
 from .store import FRESH, SPENT, SqlTokenStore
 
 
@@ -33,7 +34,12 @@ def store():
 
 
 def init_app(app):
-    app.extensions["token_store"] = SqlTokenStore()
+    """Keep token state in Redis when ``REDIS_URL`` is set, else in the database."""
+    client = app.extensions.get("redis")
+    if client is not None:
+        app.extensions["token_store"] = RedisTokenStore(client, app.config["REDIS_KEY_PREFIX"])
+    else:
+        app.extensions["token_store"] = SqlTokenStore()
 
 
 def _lifetime(name):
@@ -114,13 +120,15 @@ def logout(claims, refresh_token=None):
     A refresh token given in the body is revoked too when it belongs to the
     same user; one that does not verify or belongs to someone else is refused.
     """
-    store().revoke(claims["jti"], datetime.fromtimestamp(claims["exp"], UTC))
-    revoke_family(claims["fam"])
+    other = None
     if refresh_token:
+        # checked before anything is written: a refused logout revokes nothing
         other = _decode_refresh(refresh_token)
         if other is None or other["sub"] != claims["sub"]:
-            db.session.rollback()
             raise TokenError("The refresh token is invalid for this user.")
+    store().revoke(claims["jti"], datetime.fromtimestamp(claims["exp"], UTC))
+    revoke_family(claims["fam"])
+    if other is not None and other["fam"] != claims["fam"]:
         revoke_family(other["fam"])
     db.session.commit()
 
