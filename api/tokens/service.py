@@ -95,16 +95,15 @@ def rotate(claims, load_user):
 
     ``load_user(user_id)`` returns the user or None (deleted).
     """
+    # the user is read first: a database outage then fails the request before
+    # the token is spent, so the client can retry with the same refresh token
+    user = load_user(int(claims["sub"]))
     state = store().spend_refresh(claims["jti"])
     if state == SPENT:
         revoke_family(claims["fam"])
         db.session.commit()
         raise TokenReused("Refresh token reuse detected; the session has been revoked.")
-    if state != FRESH:
-        db.session.rollback()
-        raise TokenError("Token has been revoked.")
-    user = load_user(int(claims["sub"]))
-    if user is None:
+    if state != FRESH or user is None:
         db.session.rollback()
         raise TokenError("Token has been revoked.")
     return issue_pair(user, fresh=False, family=claims["fam"])
