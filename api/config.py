@@ -181,10 +181,13 @@ def _redis_limiter_options(config):
 
 
 def _postgres_engine_options(config):
-    """A bounded connect timeout, so an unreachable server gives a quick 503."""
+    """Bounded connect and TCP timeouts, so an unreachable server gives a quick 503."""
     options = dict(config["SQLALCHEMY_ENGINE_OPTIONS"])
     connect_args = dict(options.get("connect_args") or {})
     connect_args.setdefault("connect_timeout", config["DATABASE_CONNECT_TIMEOUT"])
+    # a server that stops acknowledging (host or network gone) fails the query in
+    # seconds instead of leaving the worker waiting for gunicorn's timeout
+    connect_args.setdefault("tcp_user_timeout", config["DATABASE_CONNECT_TIMEOUT"] * 1000)
     options["connect_args"] = connect_args
     config["SQLALCHEMY_ENGINE_OPTIONS"] = options
 

@@ -12,7 +12,6 @@ import subprocess
 import threading
 import time
 import uuid
-import weakref
 from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import quote
@@ -70,8 +69,12 @@ def truncate(url):
 
 @contextmanager
 def tracked_engines():
-    """Collect every SQLAlchemy engine that connects inside the block."""
-    engines = weakref.WeakSet()
+    """Collect every SQLAlchemy engine that connects inside the block.
+
+    Strong references: an app a test drops is not collected (with open
+    connections, a ResourceWarning) before the engine is disposed.
+    """
+    engines = set()
 
     def remember(connection):
         engines.add(connection.engine)

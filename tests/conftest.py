@@ -36,6 +36,18 @@ def redis_prefix():
     backends.delete_prefixed(prefix)
 
 
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory):
+    """REDIS_URL, or a private redis-server when it is unset (tests of Redis code)."""
+    if backends.REDIS_URL:
+        yield backends.REDIS_URL
+        return
+    if not backends.have_redis_server():
+        pytest.skip("no REDIS_URL and no redis-server binary to start one")
+    with backends.RedisServer(tmp_path_factory.mktemp("redis"), persist=False) as server:
+        yield server.url
+
+
 _test_number = itertools.count()
 
 

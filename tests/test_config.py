@@ -83,3 +83,14 @@ def test_hs256_needs_strong_secret(tmp_path, secret):
 def test_unsupported_algorithm(tmp_path):
     with pytest.raises(ConfigError, match="not supported"):
         create_app({"INSTANCE_PATH": str(tmp_path), "JWT_ALGORITHM": "none"})
+
+
+def test_postgresql_connections_have_bounded_timeouts(config):
+    config.update(
+        SQLALCHEMY_DATABASE_URI="postgresql+psycopg://u@127.0.0.1:9/db",
+        AUTO_MIGRATE=False,
+        DATABASE_CONNECT_TIMEOUT=2,
+    )
+    options = create_app(config).config["SQLALCHEMY_ENGINE_OPTIONS"]
+    assert options["connect_args"] == {"connect_timeout": 2, "tcp_user_timeout": 2000}
+    assert options["pool_pre_ping"] is True

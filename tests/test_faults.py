@@ -159,3 +159,21 @@ def test_gunicorn_workers_ride_out_a_redis_restart(tmp_path, own_redis):
         own_redis.start()
         up = together(8, call, running.base, "GET", "/protected", None, token)
         assert {status for status, _, _ in up} == {200}
+
+
+def test_rate_limit_counters_are_shared_through_redis(config, redis_url):
+    """Two app instances (two workers) count login attempts together."""
+    config.update(
+        REDIS_URL=redis_url,
+        REDIS_KEY_PREFIX=backends.redis_prefix("limits"),
+        RATELIMIT_ENABLED=True,
+        RATELIMIT_LOGIN="3 per minute",
+    )
+    workers = [create_app(config) for _ in range(2)]
+    first, second = (Api(app.test_client()) for app in workers)
+    first.register()
+    statuses = [api.login().status_code for api in (first, second, first, second)]
+    assert statuses == [200, 200, 200, 429]
+    for app in workers:
+        backends.delete_prefixed(config["REDIS_KEY_PREFIX"], app.extensions["redis"])
+        app.extensions["redis"].close()

@@ -104,3 +104,15 @@ def test_concurrent_migrations_on_postgresql_from_separate_hosts(tmp_path):
         with psycopg.connect(backends.libpq(url)) as connection:
             assert connection.execute("SELECT count(*) FROM alembic_version").fetchone() == (1,)
             assert connection.execute("SELECT count(*) FROM users").fetchone() == (0,)
+
+
+def test_access_log_never_holds_tokens(cluster):
+    call(cluster.base, "POST", "/auth/register", {"username": "quiet", "password": PASSWORD})
+    pair = login(cluster.base, "quiet")
+    call(cluster.base, "GET", "/protected", token=pair["access_token"])
+    call(cluster.base, "GET", "/protected?access_token=" + pair["access_token"])
+    call(cluster.base, "POST", "/auth/refresh", token=pair["refresh_token"])
+    log = cluster.log.read_text()
+    assert '"GET /protected"' in log  # the access log (gunicorn.conf.py) is on
+    for token in (pair["access_token"], pair["refresh_token"], PASSWORD):
+        assert token not in log

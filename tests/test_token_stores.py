@@ -1,7 +1,7 @@
 """The two token stores behind one interface: SQL (default) and Redis (REDIS_URL).
 
 Both run on every configuration: without REDIS_URL the Redis store is tested
-against a redis-server this test session starts on a free port.
+against a redis-server this test session starts on a free port (``redis_url``).
 """
 
 from datetime import UTC, datetime, timedelta
@@ -16,18 +16,6 @@ from api.tokens import service
 from api.tokens.redis_store import RedisTokenStore
 from api.tokens.store import FRESH, SPENT, UNKNOWN, SqlTokenStore
 from api.users import service as users
-
-
-@pytest.fixture(scope="session")
-def redis_url(tmp_path_factory):
-    """REDIS_URL, or a private redis-server when it is unset."""
-    if backends.REDIS_URL:
-        yield backends.REDIS_URL
-        return
-    if not backends.have_redis_server():
-        pytest.skip("no REDIS_URL and no redis-server binary to start one")
-    with backends.RedisServer(tmp_path_factory.mktemp("redis"), persist=False) as server:
-        yield server.url
 
 
 def close_redis(app):
