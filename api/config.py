@@ -35,6 +35,7 @@ DEFAULTS = {
     "PASSWORD_MAX_LENGTH": 1024,
     "MAX_CONTENT_LENGTH": 16 * 1024,
     "MAX_AUTHORIZATION_HEADER_BYTES": 4096,
+    "VERIFIED_TOKEN_CACHE_SIZE": 4096,  # tokens whose signature a worker checked (0: off)
     "TRUSTED_PROXIES": 0,  # reverse proxies in front whose X-Forwarded-For/-Proto to trust
     # flask-jwt-extended
     "JWT_ALGORITHM": "EdDSA",

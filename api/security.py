@@ -9,9 +9,10 @@ operation's OpenAPI document the ``bearerAuth`` requirement and its 400, 401,
 from functools import wraps
 
 from flask import current_app, request
-from flask_jwt_extended import get_jwt, verify_jwt_in_request
+from flask_jwt_extended import get_jwt
 
 from . import errors
+from .tokens import verified
 
 SCHEME = "bearerAuth"
 SECURITY_SCHEME = {
@@ -39,7 +40,8 @@ def auth_required(blp, *, refresh=False, fresh=False, roles=()):
         @wraps(func)
         def wrapper(*args, **kwargs):
             _check_header_size()
-            verify_jwt_in_request(fresh=fresh, refresh=refresh)
+            cache = current_app.extensions["verified_tokens"]
+            verified.verify_request(cache, fresh=fresh, refresh=refresh)
             if roles and not roles <= set(get_jwt().get("roles") or ()):
                 raise InsufficientRole("This operation needs the role: " + ", ".join(sorted(roles)))
             return func(*args, **kwargs)
@@ -66,6 +68,9 @@ def init_app(app, api, jwt):
     from .tokens import service
 
     api.spec.components.security_scheme(SCHEME, SECURITY_SCHEME)
+    app.extensions["verified_tokens"] = verified.VerifiedTokens(
+        app.config["VERIFIED_TOKEN_CACHE_SIZE"]
+    )
 
     @jwt.token_in_blocklist_loader
     def _revoked(header, claims):

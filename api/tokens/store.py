@@ -6,10 +6,12 @@ Every method commits nothing: the service decides the transaction.
 
 from datetime import UTC, datetime
 
+from flask import current_app
 from sqlalchemy import delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ..extensions import db
+from .lookup import RevocationLookup, supported
 from .models import RefreshToken, Revocation
 
 SPENT = "spent"
@@ -26,6 +28,9 @@ class SqlTokenStore:
 
     def is_revoked(self, *keys):
         """Whether any of ``keys`` (a jti, a family id) is revoked."""
+        fast = _lookup()
+        if fast is not None:
+            return fast(keys)
         query = select(Revocation.key).where(Revocation.key.in_(keys)).limit(1)
         return db.session.execute(query).first() is not None
 
@@ -69,6 +74,18 @@ class SqlTokenStore:
         revocations = db.session.execute(delete(Revocation).where(Revocation.expires_at <= now))
         refresh = db.session.execute(delete(RefreshToken).where(RefreshToken.expires_at <= now))
         return revocations.rowcount + refresh.rowcount
+
+
+def _lookup():
+    """The app's persistent-connection look-up (made on first use), if its database has one."""
+    extensions = current_app.extensions
+    found = extensions.get("revocation_lookup")
+    if found is None:
+        engine = db.engine
+        found = extensions["revocation_lookup"] = (
+            RevocationLookup(engine) if supported(engine) else False
+        )
+    return found or None
 
 
 def _insert_for(dialect_name):

@@ -1,0 +1,22 @@
+"""The revocation look-up on a persistent connection."""
+
+from api.tokens.lookup import RevocationLookup, supported
+
+
+def test_lookup_sees_revocations_committed_elsewhere_and_survives_a_dropped_connection(app, api):
+    token = api.tokens()["access_token"]
+    assert api.get("/protected", token).status_code == 200
+    lookup = app.extensions["revocation_lookup"]
+    assert isinstance(lookup, RevocationLookup)
+    lookup._local.driver.close()  # as after a database restart
+    assert api.get("/protected", token).status_code == 200
+    assert api.post("/auth/logout", token).status_code == 204
+    assert api.get("/protected", token).status_code == 401
+
+
+def test_in_memory_sqlite_uses_the_session(config):
+    from sqlalchemy import create_engine
+
+    assert not supported(create_engine("sqlite://"))
+    assert not supported(create_engine("sqlite:///:memory:"))
+    assert supported(create_engine("sqlite:////tmp/x.sqlite"))
