@@ -9,6 +9,7 @@ operation's OpenAPI document the ``bearerAuth`` requirement and its 400, 401,
 from functools import wraps
 
 from flask import current_app, request
+from flask.sessions import SessionInterface
 from flask_jwt_extended import get_jwt
 
 from . import errors
@@ -22,6 +23,16 @@ SECURITY_SCHEME = {
     "description": "An access token from `POST /auth/login` (a refresh token for "
     "`POST /auth/refresh`), sent as `Authorization: Bearer <token>`.",
 }
+
+
+class NoSessions(SessionInterface):
+    """Bearer tokens only: no cookie session is read, signed or set on any request."""
+
+    def open_session(self, app, request):
+        return self.make_null_session(app)
+
+    def save_session(self, app, session, response):
+        return None
 
 
 class InsufficientRole(Exception):
@@ -68,6 +79,7 @@ def init_app(app, api, jwt):
     from .tokens import service
 
     api.spec.components.security_scheme(SCHEME, SECURITY_SCHEME)
+    app.session_interface = NoSessions()
     app.extensions["verified_tokens"] = verified.VerifiedTokens(
         app.config["VERIFIED_TOKEN_CACHE_SIZE"]
     )

@@ -41,12 +41,17 @@ def table(results):
         f"p50 {flood['p50_ms']:.2f} ms, p99 {flood['p99_ms']:.2f} ms = "
         f"{flood['p99_vs_idle']:.1f}x idle p99 {flood['idle_p99_ms']:.2f} ms "
         f"(target < 2x: {'met' if flood['p99_vs_idle'] < 2 else 'NOT met'})",
-        "peak RSS per worker (MB): "
+        "peak RSS per worker, MB, after the /protected rounds: "
         + ", ".join(f"{name} {mb:.1f}" for name, mb in results["rss_mb"].items())
-        + f" (target < 60: {'met' if max(results['rss_mb'].values()) < 60 else 'NOT met'})",
-        "token pair issuing CPU (µs, no password hash): "
-        + ", ".join(f"{alg} {us:.0f}" for alg, us in results["issuing_us"].items())
-        + f" (target < 1000: {'met' if max(results['issuing_us'].values()) < 1000 else 'NOT met'})",
+        + f" (target < 60: {'met' if max(results['rss_mb'].values()) < 60 else 'NOT met'}); "
+        f"after the logins (argon2 memory cost included): {results['rss_after_login_mb']:.1f}",
+        "token pair issuing CPU, µs (no password hash), signing only / with the refresh "
+        "record committed: "
+        + ", ".join(
+            f"{alg} {us['signing_us']:.0f} / {us['stored_us']:.0f}"
+            for alg, us in results["issuing_us"].items()
+        )
+        + f" (target < 1000 µs: {_verdict(results['issuing_us'])})",
     ]
     if results.get("scaling"):
         lines += ["", "| workers | /health req/s | /protected req/s | /protected CPU µs/req |"]
@@ -57,3 +62,13 @@ def table(results):
                 f"| {row['protected']['cpu_us']:.0f} |"
             )
     return "\n".join(lines)
+
+
+def _verdict(issuing):
+    signing = max(us["signing_us"] for us in issuing.values())
+    stored = max(us["stored_us"] for us in issuing.values())
+    if stored < 1000:
+        return "met"
+    if signing < 1000:
+        return "met for signing; NOT met with the SQLite commit"
+    return "NOT met"

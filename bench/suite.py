@@ -13,6 +13,8 @@ from . import load, setup
 from .issuing import issue_cpu
 
 FIRST_USE = "protected (first use)"
+FLOOR = "bare Flask route (seed /health)"
+PATHS = {FLOOR: "/health"}
 
 
 @dataclass
@@ -41,6 +43,8 @@ def measure(target, path, options, **kwargs):
 
 
 def _variant_kwargs(variant, target, fresh):
+    if variant == FLOOR:
+        return {}
     if variant == FIRST_USE:
         return {"tokens": next(fresh)}
     return {"token": target.token}
@@ -60,15 +64,17 @@ def run(workdir, options, *, scaling=False):
             log(f"round {number + 1}/{options.rounds}")
             for name, target in variants.items():
                 kwargs = _variant_kwargs(name, target, fresh)
-                pair = [("health", base, "/health", {}), ("variant", target, "/protected", kwargs)]
+                path = PATHS.get(name, "/protected")
+                pair = [("health", base, "/health", {}), ("variant", target, path, kwargs)]
                 if number % 2:
                     pair.reverse()
                 measured = {role: measure(t, p, options, **kw) for role, t, p, kw in pair}
                 rounds[name].append(measured)
         results["variants"] = summarise(rounds)
+        results["rss_mb"] = {n: round(t.server.peak_rss_mb(), 1) for n, t in targets.items()}
         results["login"] = login_runs(base, options)
         results["flood"] = flood(base, options, results["variants"]["protected"])
-        results["rss_mb"] = {n: round(t.server.peak_rss_mb(), 1) for n, t in targets.items()}
+        results["rss_after_login_mb"] = round(base.server.peak_rss_mb(), 1)
         results["issuing_us"] = issue_cpu(workdir)
     finally:
         for target in targets.values():
@@ -84,6 +90,7 @@ def start(workdir, options):
     defaults = setup.api_target("defaults", workdir, workers=options.workers)
     targets = {"defaults": defaults, "seed": setup.seed_target(workdir, workers=options.workers)}
     variants = {"protected": defaults, FIRST_USE: defaults, "seed": targets["seed"]}
+    variants[FLOOR] = targets["seed"]
     redis_url = setup.redis_url()
     if redis_url:
         targets["redis"] = setup.api_target(
@@ -115,7 +122,8 @@ def warm_up(base, variants, options, fresh):
     short = Options(**{**asdict(options), "seconds": max(1, round(options.seconds / 2))})
     measure(base, "/health", short)
     for name, target in variants.items():
-        measure(target, "/protected", short, **_variant_kwargs(name, target, fresh))
+        path = PATHS.get(name, "/protected")
+        measure(target, path, short, **_variant_kwargs(name, target, fresh))
 
 
 def _median(values):
