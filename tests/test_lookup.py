@@ -1,5 +1,7 @@
 """The revocation look-up on a persistent connection."""
 
+import pytest
+
 from api.tokens.lookup import RevocationLookup, supported
 
 
@@ -9,7 +11,17 @@ def test_lookup_sees_revocations_committed_elsewhere_and_survives_a_dropped_conn
     lookup = app.extensions["revocation_lookup"]
     assert isinstance(lookup, RevocationLookup)
     lookup._local.driver.close()  # as after a database restart
+    assert lookup(["x"]) is None  # cannot tell: the store asks through the session
     assert api.get("/protected", token).status_code == 200
+    assert lookup(["x"]) is False  # reconnected
+    driver = lookup._local.driver
+    with app.app_context():
+        from api.extensions import db
+
+        db.engine.dispose()
+    assert lookup._open == []
+    with pytest.raises(lookup._errors):  # closed with the engine
+        driver.cursor().execute("SELECT 1")
     assert api.post("/auth/logout", token).status_code == 204
     assert api.get("/protected", token).status_code == 401
 

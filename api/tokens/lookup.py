@@ -4,11 +4,15 @@ Going through the ORM session costs a pool check-out (with its pre-ping), a
 transaction and statement compilation on every request; an indexed primary-key
 look-up on a connection kept open by each worker thread costs a few µs. The
 connection reads in autocommit mode, so each look-up sees every revocation
-committed before it, by any worker.
+committed before it, by any worker. It is detached from the pool and closed
+when the engine is disposed. On any driver error the look-up answers None and
+the caller asks through the session, which reconnects or reports the outage.
 """
 
 import os
 import threading
+
+from sqlalchemy import event
 
 from .models import Revocation
 
@@ -16,28 +20,32 @@ TABLE = Revocation.__tablename__
 
 
 class RevocationLookup:
-    """``lookup(keys)``: whether any of ``keys`` is in the revocations table."""
+    """``lookup(keys)``: whether any of ``keys`` is revoked, or None when it cannot tell."""
 
     def __init__(self, engine):
         self.engine = engine
         self._local = threading.local()
+        self._lock = threading.Lock()
+        self._open = []
+        self._generation = 0
         self._placeholder = "?" if engine.dialect.paramstyle == "qmark" else "%s"
         self._errors = engine.dialect.loaded_dbapi.Error
         self._sql = {}
+        event.listen(engine, "engine_disposed", self.close)
 
     def __call__(self, keys):
-        keys = tuple(keys)
         try:
-            return self._query(keys)
+            return self._query(tuple(keys))
         except self._errors:
-            self._drop()  # a broken connection (server restart): one retry on a new one
-            return self._query(keys)
+            self._local.generation = None  # reconnect next time
+            return None
 
     def _query(self, keys):
         sql = self._sql.get(len(keys))
         if sql is None:
             marks = ", ".join([self._placeholder] * len(keys))
-            sql = self._sql[len(keys)] = f'SELECT 1 FROM {TABLE} WHERE "key" IN ({marks}) LIMIT 1'  # noqa: S608
+            sql = f'SELECT 1 FROM {TABLE} WHERE "key" IN ({marks}) LIMIT 1'  # noqa: S608
+            self._sql[len(keys)] = sql
         cursor = self._connection().cursor()
         try:
             cursor.execute(sql, keys)
@@ -47,20 +55,29 @@ class RevocationLookup:
 
     def _connection(self):
         local = self._local
-        if getattr(local, "pid", None) != os.getpid():  # never share one across a fork
+        stamp = (os.getpid(), self._generation)  # never share one across a fork
+        if getattr(local, "generation", None) != stamp:
             fairy = self.engine.raw_connection()
             driver = fairy.driver_connection
-            if hasattr(driver, "autocommit"):
+            fairy.detach()  # ours for good: not counted by the pool, closed in close()
+            if hasattr(driver, "autocommit"):  # psycopg: no transaction left open
                 fairy.rollback()
                 driver.autocommit = True
-            local.fairy, local.driver, local.pid = fairy, driver, os.getpid()
+            with self._lock:
+                self._open.append(driver)
+            local.driver, local.generation = driver, stamp
         return local.driver
 
-    def _drop(self):
-        fairy = getattr(self._local, "fairy", None)
-        self._local.pid = None
-        if fairy is not None:
-            fairy.invalidate()
+    def close(self, *args):
+        """Close every connection (the engine was disposed); threads reconnect on use."""
+        with self._lock:
+            opened, self._open = self._open, []
+            self._generation += 1
+        for driver in opened:
+            try:
+                driver.close()
+            except self._errors:  # already broken
+                pass
 
 
 def supported(engine):

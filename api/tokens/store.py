@@ -29,8 +29,9 @@ class SqlTokenStore:
     def is_revoked(self, *keys):
         """Whether any of ``keys`` (a jti, a family id) is revoked."""
         fast = _lookup()
-        if fast is not None:
-            return fast(keys)
+        answer = fast(keys) if fast is not None else None
+        if answer is not None:
+            return answer
         query = select(Revocation.key).where(Revocation.key.in_(keys)).limit(1)
         return db.session.execute(query).first() is not None
 
