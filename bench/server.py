@@ -29,9 +29,9 @@ class Server:
         self.log = Path(log_dir) / f"gunicorn-{name}.log"
         command = [
             sys.executable, "-m", "gunicorn", app,
+            "--config", str(Path(__file__).parent / "gunicorn.conf.py"),
             "--workers", str(workers),
             "--bind", f"127.0.0.1:{self.port}",
-            "--no-control-socket",
             "--graceful-timeout", "5",
             "--backlog", "2048",
         ]  # fmt: skip
