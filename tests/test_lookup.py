@@ -1,11 +1,18 @@
 """The revocation look-up on a persistent connection."""
 
 import pytest
+from helpers import Api
 
+from api import create_app
 from api.tokens.lookup import RevocationLookup, supported
 
 
-def test_lookup_sees_revocations_committed_elsewhere_and_survives_a_dropped_connection(app, api):
+def test_lookup_sees_revocations_committed_elsewhere_and_survives_a_dropped_connection(
+    config, monkeypatch
+):
+    monkeypatch.delenv("REDIS_URL", raising=False)  # the SQL token store's look-up
+    app = create_app(config)
+    api = Api(app.test_client())
     token = api.tokens()["access_token"]
     assert api.get("/protected", token).status_code == 200
     lookup = app.extensions["revocation_lookup"]
