@@ -5,6 +5,7 @@ from flask_jwt_extended import JWTManager
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_migrate import Migrate
+from flask_smorest.pagination import PaginationMetadataSchema
 from flask_smorest.utils import prepare_response
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy.orm import DeclarativeBase
@@ -63,6 +64,14 @@ class Blueprint(flask_smorest.Blueprint):
             return func
 
         return wrapper
+
+    def _document_pagination_metadata(self, spec, resp_doc):
+        """``X-Pagination`` carries JSON, so document it with ``content``, not a
+        ``simple``-style object ``schema`` (which means ``k,v,k,v`` on the wire)."""
+        resp_doc.setdefault("headers", {})[self.PAGINATION_HEADER_NAME] = {
+            "description": "Pagination metadata (a JSON object).",
+            "content": {"application/json": {"schema": PaginationMetadataSchema}},
+        }
 
 
 class Model(DeclarativeBase):

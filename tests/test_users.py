@@ -82,6 +82,15 @@ def test_list_users_paginated(api, admin_token):
     assert '"page": 2' in pagination
 
 
+@pytest.mark.parametrize("page", [3, 2432902008176639999])
+def test_list_users_past_the_last_page_is_empty(api, admin_token, page):
+    """A page past the end (even beyond a 64-bit SQL OFFSET) is an empty list, not a 500."""
+    response = api.get(f"/users?page={page}&page_size=92", admin_token)
+    assert response.status_code == 200
+    assert response.json == []
+    assert '"total": 1' in response.headers["X-Pagination"]
+
+
 @pytest.mark.parametrize("query", ["page=0", "page_size=0", "page_size=1000", "page=x"])
 def test_list_users_bad_pagination(api, admin_token, query):
     assert_problem(api.get(f"/users?{query}", admin_token), 422)
@@ -99,9 +108,11 @@ def test_delete_user_kills_their_tokens(api, admin_token):
     assert_challenge(api.login("bob"), token_given=False)
 
 
-def test_delete_unknown_user(api, admin_token):
-    response = api.client.delete("/users/999", headers={"Authorization": f"Bearer {admin_token}"})
-    assert_problem(response, 404)
+@pytest.mark.parametrize("user_id", ["999", "0", str(2**31), "23757850983789248160173391872"])
+def test_delete_unknown_user(api, admin_token, user_id):
+    """Unknown ids, including ones no SQL INTEGER can hold, are 404 problems (never 500)."""
+    headers = {"Authorization": f"Bearer {admin_token}"}
+    assert_problem(api.client.delete(f"/users/{user_id}", headers=headers), 404)
 
 
 def test_delete_needs_admin(api):

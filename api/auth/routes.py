@@ -5,7 +5,7 @@ from flask.views import MethodView
 from flask_jwt_extended import get_jwt
 from flask_smorest import abort
 
-from .. import audit, errors
+from .. import audit, errors, links
 from ..extensions import Blueprint, limiter
 from ..tokens import service as tokens
 from ..users import service as users
@@ -38,6 +38,7 @@ class Register(MethodView):
     decorators = [_limit("RATELIMIT_REGISTER")]
 
     @blp.doc(operationId="register")
+    @links.links(blp, 201, links.REGISTER)
     @blp.arguments(RegisterSchema)
     @blp.response(201, UserSchema)
     @blp.alt_response(403, response=errors.response_name(403))
@@ -67,6 +68,7 @@ class Login(MethodView):
     ]
 
     @blp.doc(operationId="login")
+    @links.links(blp, 200, links.LOGIN)
     @blp.arguments(LoginSchema)
     @blp.response(200, TokenPairSchema, headers=NO_STORE_DOC)
     @blp.alt_response(401, response=errors.response_name(401))
@@ -84,6 +86,7 @@ class Login(MethodView):
 @blp.route("/refresh")
 class Refresh(MethodView):
     @blp.doc(operationId="refresh")
+    @links.links(blp, 200, links.REFRESH_PAIR)
     @blp.auth_required(refresh=True)
     @blp.response(200, TokenPairSchema, headers=NO_STORE_DOC)
     def post(self):
@@ -101,6 +104,7 @@ class Refresh(MethodView):
 @blp.route("/logout")
 class Logout(MethodView):
     @blp.doc(operationId="logout")
+    @links.links(blp, 204, links.LOGOUT)
     @blp.auth_required()
     @blp.arguments(LogoutSchema, required=False, example={})
     @blp.response(204)

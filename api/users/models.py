@@ -13,6 +13,9 @@ def utcnow():
     return datetime.now(UTC)
 
 
+MAX_ID = 2**31 - 1  # an SQL INTEGER (PostgreSQL int4): larger ids cannot exist
+
+
 class User(db.Model):
     """An account: unique username, argon2id hash, admin flag."""
 

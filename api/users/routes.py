@@ -7,6 +7,7 @@ from flask_smorest import abort
 from .. import audit, errors
 from ..extensions import Blueprint
 from . import service as users
+from .models import MAX_ID
 from .schemas import PasswordChangeSchema, UserSchema
 
 blp = Blueprint(
@@ -63,7 +64,8 @@ class UserList(MethodView):
         return items
 
 
-@blp.route("/<int:user_id>")
+# Out-of-range ids are unknown paths (404) instead of reaching SQL as an overflow.
+@blp.route(f"/<int(min=1, max={MAX_ID}):user_id>")
 class UserItem(MethodView):
     @blp.doc(operationId="deleteUser")
     @blp.auth_required(roles=["admin"])

@@ -51,7 +51,10 @@ def get(user_id):
 def page(page_number, page_size):
     """One page of users by id, and the total count."""
     total = db.session.scalar(select(func.count()).select_from(User))
-    query = select(User).order_by(User.id).offset((page_number - 1) * page_size).limit(page_size)
+    offset = (page_number - 1) * page_size
+    if offset >= total:  # also keeps huge page numbers out of SQL (64-bit OFFSET)
+        return [], total
+    query = select(User).order_by(User.id).offset(offset).limit(page_size)
     return list(db.session.scalars(query)), total
 
 

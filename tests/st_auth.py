@@ -1,0 +1,222 @@
+"""A schemathesis auth provider that gets real tokens through the API itself.
+
+Shared by the pytest run (tests/test_schemathesis.py, in-process WSGI) and the
+CLI run against gunicorn (tests/st_hooks.py). It registers a throwaway user
+(``POST /auth/register``) and logs in (``POST /auth/login``); when schemathesis
+sees a 401 with our token it invalidates the cache and calls :meth:`get` again,
+which refreshes the pair (``POST /auth/refresh``) or, if the session is gone
+(a fuzzed logout, a deleted user), logs in or registers again.
+
+Token per operation: ``refresh`` gets a refresh token, ``listUsers`` and
+``deleteUser`` an admin's access token, the rest a user's access token.
+``refresh`` and ``logout`` spend their token, so each such case gets the
+token of a session of its own instead of killing the shared one.
+"""
+
+import base64
+import json
+import os
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+import uuid
+
+PASSWORD = "correct horse battery"
+ADMIN_OPERATIONS = {"listUsers", "deleteUser"}
+SPENDING_OPERATIONS = {"refresh", "logout"}
+# Seconds a token is reused before the provider refreshes it: short, because a fuzzed
+# DELETE /users/{id} or logout may end our session where no 401 triggers a re-login
+# (the stateful phase does not replay 401s); other phases re-login on 401 at once.
+REFRESH_INTERVAL = 5
+
+
+def role(case, context):
+    """The cache key: which kind of token an operation needs (``none``: public)."""
+    raw = context.operation.definition.raw
+    if not raw.get("security"):
+        return "none"
+    operation_id = raw.get("operationId")
+    if operation_id in ADMIN_OPERATIONS:
+        return "admin"
+    if operation_id in SPENDING_OPERATIONS:
+        return "session"
+    return "user"
+
+
+class Wsgi:
+    """POST through a Flask test client."""
+
+    def __init__(self, app):
+        self.client = app.test_client()
+
+    def post(self, path, body=None, token=None):
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        response = self.client.post(path, json=body, headers=headers)
+        return response.status_code, response.get_json(silent=True)
+
+
+class Http:
+    """POST over HTTP (the CLI run against a live server)."""
+
+    def __init__(self, base_url):
+        self.base_url = base_url.rstrip("/")
+
+    def post(self, path, body=None, token=None):
+        request = urllib.request.Request(self.base_url + path, method="POST")
+        if body is not None:
+            request.data = json.dumps(body).encode()
+            request.add_header("Content-Type", "application/json")
+        if token:
+            request.add_header("Authorization", f"Bearer {token}")
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return response.status, json.loads(response.read() or b"null")
+        except urllib.error.HTTPError as error:
+            return error.code, json.loads(error.read() or b"null")
+
+
+class Account:
+    """One user's credentials and current token pair, renewed on demand."""
+
+    def __init__(self, transport, username, password, *, create):
+        self.transport = transport
+        self.username = username
+        self.password = password
+        self.create = create  # makes the account (again) when login fails
+        self.pair = None
+
+    def login(self):
+        status, body = self.transport.post(
+            "/auth/login", {"username": self.username, "password": self.password}
+        )
+        if status == 401:  # deleted by a fuzzed DELETE /users/{id}: make it again
+            self.create(self)
+            status, body = self.transport.post(
+                "/auth/login", {"username": self.username, "password": self.password}
+            )
+        if status != 200:
+            raise RuntimeError(f"login as {self.username} failed: {status} {body}")
+        return body
+
+    def renew(self):
+        """A working pair: refresh the current one, or log in when it is dead."""
+        if self.pair is not None:
+            status, body = self.transport.post("/auth/refresh", token=self.pair["refresh_token"])
+            if status == 200:
+                self.pair = body
+                return body
+        self.pair = self.login()
+        return self.pair
+
+
+def register(account):
+    """Create a throwaway user through the API (a new name if the old one is gone)."""
+    if account.pair is not None or account.username is None:
+        account.username = f"st_{uuid.uuid4().hex[:16]}"
+    status, body = account.transport.post(
+        "/auth/register", {"username": account.username, "password": account.password}
+    )
+    if status != 201:
+        raise RuntimeError(f"register {account.username} failed: {status} {body}")
+
+
+def flask_cli_admin(account):
+    """Create the admin with the operator command (the API cannot make admins).
+
+    Uses the environment of the server under test (INSTANCE_PATH or DATABASE_URL).
+    """
+    command = [sys.executable, "-m", "flask", "--app", "api", "users", "create"]
+    subprocess.run(
+        [*command, "--admin", "--password-stdin", account.username],
+        input=account.password + "\n",
+        text=True,
+        check=True,
+        capture_output=True,
+    )
+
+
+class Sessions:
+    """The accounts the provider logs in with, made lazily on first use."""
+
+    def __init__(self, transport, *, create_admin, admin_username, admin_password=PASSWORD):
+        self.transport = transport
+        self.user = Account(transport, None, PASSWORD, create=register)
+        self.admin = Account(transport, admin_username, admin_password, create=create_admin)
+
+    def token(self, kind):
+        account = self.admin if kind == "admin" else self.user
+        if account.username is None:
+            account.create(account)
+        return account.renew()
+
+    def fresh_session(self):
+        """A pair from a login of its own (for operations that spend it)."""
+        if self.user.pair is None:
+            self.token("user")
+        return self.user.login()
+
+
+def is_issued_jwt(header):
+    """Whether ``header`` is ``Bearer`` + a JWT of this API (a ``kid`` in its JOSE header)."""
+    if not isinstance(header, str) or not header.startswith("Bearer ey"):
+        return False
+    try:
+        jose = header.split()[1].split(".")[0]
+        return "kid" in json.loads(base64.urlsafe_b64decode(jose + "=" * (-len(jose) % 4)))
+    except (ValueError, IndexError, TypeError):
+        return False
+
+
+class TokenAuth:
+    """The schemathesis provider; subclass it with :func:`provider`."""
+
+    sessions = None  # a Sessions, built on first use by make_sessions(context)
+    make_sessions = None
+
+    def get(self, case, context):
+        cls = type(self)
+        if cls.sessions is None:
+            cls.sessions = cls.make_sessions(context)
+        kind = role(case, context)
+        if kind == "none":
+            return None
+        if kind == "session":
+            return kind  # the token is fetched per case in `set`
+        return cls.sessions.token(kind)["access_token"]
+
+    mine = set()  # the headers this provider has set (replaced on a re-login)
+
+    def set(self, case, data, context):
+        current = (case.headers or {}).get("Authorization")
+        if is_issued_jwt(current) and current not in TokenAuth.mine:
+            return  # a real token from an OpenAPI link (stateful phase): test that one
+        if data == "session":
+            pair = type(self).sessions.fresh_session()
+            operation_id = context.operation.definition.raw.get("operationId")
+            data = pair["refresh_token" if operation_id == "refresh" else "access_token"]
+        case.headers = case.headers or {}
+        case.headers["Authorization"] = f"Bearer {data}"
+        TokenAuth.mine.add(case.headers["Authorization"])
+
+
+def provider(make_sessions):
+    """A :class:`TokenAuth` with its own sessions, made by ``make_sessions(context)``."""
+    return type("TokenAuth", (TokenAuth,), {"make_sessions": staticmethod(make_sessions)})
+
+
+def register_on(target):
+    """Register a provider on a schema (or on ``schemathesis`` itself, for the CLI)."""
+    return target.auth(refresh_interval=REFRESH_INTERVAL, cache_by_key=role, retry_on=[401])
+
+
+def http_sessions(context):
+    """Sessions against the server the CLI is testing."""
+    base_url = context.operation.schema.get_base_url()
+    admin = os.environ.get("ST_ADMIN_USERNAME", "st_admin")
+    return Sessions(
+        Http(base_url),
+        create_admin=flask_cli_admin,
+        admin_username=admin,
+        admin_password=os.environ.get("ST_ADMIN_PASSWORD", PASSWORD),
+    )
