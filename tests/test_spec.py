@@ -1,6 +1,7 @@
 """The OpenAPI document: committed copy in sync, valid, and honest about security."""
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -103,6 +104,6 @@ def test_protection_and_documentation_go_together(app, spec):
         for method in METHODS:
             handler = getattr(view_class, method, None)
             if handler is not None and getattr(handler, "_auth_required", None) is not None:
-                path = rule.rule.replace("<int:", "{").replace(">", "}")
+                path = re.sub(r"<(?:[^>]*:)?(\w+)>", r"{\1}", rule.rule)  # <int(...):id> → {id}
                 enforced.add((path, method))
     assert documented == enforced
