@@ -20,7 +20,7 @@ from api import create_app
 from api.extensions import db
 from api.users import service as users
 
-MAX_EXAMPLES = 25  # per operation and phase; `tox -e schemathesis-long` goes much further
+MAX_EXAMPLES = 100  # per operation and phase; `tox -e schemathesis-long` goes much further
 SCENARIOS = 60
 STEPS = 10
 
