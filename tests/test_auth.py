@@ -85,6 +85,13 @@ def test_wrong_password_and_unknown_user_look_identical(api):
     assert wrong.headers["WWW-Authenticate"] == unknown.headers["WWW-Authenticate"]
 
 
+@pytest.mark.parametrize("username", ["\x00", "ali\x00ce"])
+def test_login_with_nul_in_username_is_an_unknown_user(api, username):
+    """PostgreSQL text cannot hold NUL: such a name is never looked up, just refused."""
+    api.register()
+    assert_challenge(api.login(username), token_given=False)
+
+
 @pytest.mark.parametrize(
     "body",
     [{}, {"username": "alice"}, {"password": PASSWORD}, {"username": "", "password": PASSWORD}],

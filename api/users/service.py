@@ -35,7 +35,10 @@ def create(username, password, *, is_admin=False):
 
 def authenticate(username, password):
     """The user if the password matches, else None, at the same cost either way."""
-    user = db.session.execute(select(User).where(User.username == username)).scalar_one_or_none()
+    user = None
+    if "\x00" not in username:  # no username has NUL, and PostgreSQL text cannot hold it
+        query = select(User).where(User.username == username)
+        user = db.session.execute(query).scalar_one_or_none()
     if not passwords().verify(user.password_hash if user else None, password):
         return None
     if passwords().needs_rehash(user.password_hash):
