@@ -10,6 +10,7 @@ exits with schemathesis' status (non-zero on any finding).
 import collections
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -64,4 +65,6 @@ def main(options):
 
 
 if __name__ == "__main__":
+    # a stopped run still stops its gunicorn (the context manager's `finally`)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     sys.exit(main(sys.argv[1:]))

@@ -6,16 +6,19 @@ on and sets positive + negative generation), with real tokens from the
 prints the curl command that reproduces it.
 """
 
+import contextlib
 import shutil
 import tempfile
 from collections import Counter
 from pathlib import Path
 
+import backends
 import pytest
 import schemathesis
 import st_auth
 from hypothesis import HealthCheck, settings
 
+from api import config as app_config
 from api import create_app
 from api.extensions import db
 from api.users import service as users
@@ -24,14 +27,23 @@ MAX_EXAMPLES = 100  # per operation and phase; `tox -e schemathesis-long` goes m
 SCENARIOS = 60
 STEPS = 10
 
+# The schema is loaded at import (parametrize needs it), so this module makes its own
+# app and backends: a temporary instance folder, and on PostgreSQL / Redis its own schema
+# and key prefix, all removed at the end (see _cleanup).
 INSTANCE = Path(tempfile.mkdtemp(prefix="st-pytest-"))
-app = create_app(
-    {
-        "INSTANCE_PATH": str(INSTANCE / "instance"),
-        "SECRET_KEY": "s" * 48,
-        "RATELIMIT_ENABLED": False,
-    }
-)
+BACKENDS = contextlib.ExitStack()
+overrides = {
+    "INSTANCE_PATH": str(INSTANCE / "instance"),
+    "SECRET_KEY": "s" * 48,
+    "RATELIMIT_ENABLED": False,
+}
+if backends.on_postgres():
+    url = BACKENDS.enter_context(backends.postgres_schema(tag="st"))
+    overrides["SQLALCHEMY_DATABASE_URI"] = app_config._sqlalchemy_url(url)
+if backends.REDIS_URL:
+    overrides["REDIS_KEY_PREFIX"] = backends.redis_prefix("st")
+    BACKENDS.callback(backends.delete_prefixed, overrides["REDIS_KEY_PREFIX"])
+app = create_app(overrides)
 schema = schemathesis.openapi.from_wsgi("/openapi.json", app)
 
 
@@ -74,6 +86,7 @@ def _cleanup():
     with app.app_context():
         db.session.remove()
         db.engine.dispose()
+    BACKENDS.close()
     shutil.rmtree(INSTANCE, ignore_errors=True)
 
 
