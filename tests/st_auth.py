@@ -18,9 +18,9 @@ import json
 import os
 import subprocess
 import sys
-import urllib.error
-import urllib.request
 import uuid
+
+from live import call
 
 PASSWORD = "correct horse battery"
 ADMIN_OPERATIONS = {"listUsers", "deleteUser"}
@@ -63,17 +63,8 @@ class Http:
         self.base_url = base_url.rstrip("/")
 
     def post(self, path, body=None, token=None):
-        request = urllib.request.Request(self.base_url + path, method="POST")
-        if body is not None:
-            request.data = json.dumps(body).encode()
-            request.add_header("Content-Type", "application/json")
-        if token:
-            request.add_header("Authorization", f"Bearer {token}")
-        try:
-            with urllib.request.urlopen(request, timeout=30) as response:
-                return response.status, json.loads(response.read() or b"null")
-        except urllib.error.HTTPError as error:
-            return error.code, json.loads(error.read() or b"null")
+        status, _, parsed = call(self.base_url, "POST", path, body, token, timeout=30)
+        return status, parsed
 
 
 class Account:
