@@ -57,3 +57,14 @@ def test_tokens_purge(runner):
     result = runner.invoke(args=["tokens", "purge"])
     assert result.exit_code == 0
     assert "purged 0" in result.output
+
+
+def test_keys_retire_takes_a_kid_that_starts_with_a_dash(runner, app, monkeypatch):
+    """A base64url thumbprint may start with '-': it is still the KID, not an option."""
+    from api.keys import KeyDirectory
+
+    retired = []
+    monkeypatch.setattr(KeyDirectory, "retire", lambda self, kid: retired.append(kid))
+    result = runner.invoke(args=["keys", "retire", "-abc_DEF"])
+    assert result.exit_code == 0, result.output
+    assert retired == ["-abc_DEF"]

@@ -34,7 +34,7 @@ def rotate():
     click.echo(f"new current key: {kid}")
 
 
-@keys_cli.command("retire")
+@keys_cli.command("retire", context_settings={"ignore_unknown_options": True})
 @click.argument("kid")
 def retire(kid):
     """Delete a key: tokens it signed stop verifying."""

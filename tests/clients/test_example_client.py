@@ -8,8 +8,7 @@ import time
 
 import pytest
 from helpers import PASSWORD
-from live import ROOT, gunicorn
-from test_live import call
+from live import ROOT, call, gunicorn
 
 pytestmark = pytest.mark.live
 
@@ -21,7 +20,9 @@ def short_lived_server(tmp_path_factory):
     """A server whose access tokens expire after two seconds."""
     env = {"FLASK_JWT_ACCESS_TOKEN_EXPIRES": str(ACCESS_SECONDS)}
     with gunicorn(tmp_path_factory.mktemp("example") / "instance", env=env) as base:
-        status, _ = call(base, "POST", "/auth/register", {"username": "bob", "password": PASSWORD})
+        status, _, _ = call(
+            base, "POST", "/auth/register", {"username": "bob", "password": PASSWORD}
+        )
         assert status == 201
         yield base
 
@@ -47,7 +48,7 @@ def test_session_refreshes_on_401_and_logs_out(example, short_lived_server):
         assert session.refreshes == 1
         access = session._client.token
     # logged out on exit: that access token is revoked
-    status, problem = call(short_lived_server, "GET", "/protected", token=access)
+    status, _, problem = call(short_lived_server, "GET", "/protected", token=access)
     assert (status, problem["detail"]) == (401, "Token has been revoked.")
 
 

@@ -12,8 +12,7 @@ import pytest
 from clientkit import resource_server
 from cryptography.hazmat.primitives.asymmetric import ed25519
 from helpers import PASSWORD
-from live import ROOT, gunicorn
-from test_live import call
+from live import ROOT, call, gunicorn
 
 from api.keys import KeyDirectory
 
@@ -28,13 +27,15 @@ def services(tmp_path_factory):
     folder = tmp_path_factory.mktemp("resource")
     instance = folder / "instance"
     with gunicorn(instance) as api, resource_server(api, folder) as resource:
-        status, _ = call(api, "POST", "/auth/register", {"username": "carol", "password": PASSWORD})
+        status, _, _ = call(
+            api, "POST", "/auth/register", {"username": "carol", "password": PASSWORD}
+        )
         assert status == 201
         yield api, resource, instance
 
 
 def login(api):
-    status, pair = call(api, "POST", "/auth/login", {"username": "carol", "password": PASSWORD})
+    status, _, pair = call(api, "POST", "/auth/login", {"username": "carol", "password": PASSWORD})
     assert status == 200, pair
     return pair
 
@@ -68,7 +69,7 @@ def unsigned(instance):
 
 def test_our_access_token_is_accepted(services):
     api, resource, instance = services
-    status, body = call(resource, "GET", "/resource", token=login(api)["access_token"])
+    status, _, body = call(resource, "GET", "/resource", token=login(api)["access_token"])
     assert (status, body["username"], body["sub"]) == (200, "carol", "1")
     assert call(resource, "GET", "/resource", token=mint(instance))[0] == 200
 
@@ -103,7 +104,7 @@ def test_bad_tokens_are_rejected(services, case, detail):
         "alg none": lambda: unsigned(instance),
         "garbage": lambda: "not-a-jwt",
     }[case]()
-    status, problem = call(resource, "GET", "/resource", token=token)
+    status, _, problem = call(resource, "GET", "/resource", token=token)
     assert (status, problem["status"]) == (401, 401)
     assert detail in problem["detail"]
 

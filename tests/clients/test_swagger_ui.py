@@ -7,8 +7,8 @@ from urllib.parse import urlsplit
 import pytest
 from clientkit import artefact
 from helpers import PASSWORD
+from live import call
 from playwright.sync_api import expect
-from test_live import call
 
 pytestmark = pytest.mark.live
 
