@@ -94,3 +94,32 @@ def test_postgresql_connections_have_bounded_timeouts(config):
     options = create_app(config).config["SQLALCHEMY_ENGINE_OPTIONS"]
     assert options["connect_args"] == {"connect_timeout": 2, "tcp_user_timeout": 2000}
     assert options["pool_pre_ping"] is True
+
+
+def test_trusted_proxies_give_the_real_client_address(monkeypatch, config, caplog):
+    import logging
+
+    monkeypatch.setenv("FLASK_TRUSTED_PROXIES", "1")
+    caplog.set_level(logging.INFO, logger="api.audit")
+    client = create_app(config).test_client()
+    client.post(
+        "/auth/register",
+        json={"username": "alice", "password": "p" * 12},
+        headers={"X-Forwarded-For": "203.0.113.7"},
+    )
+    (record,) = [r.audit for r in caplog.records if r.name == "api.audit"]
+    assert record["client"] == "203.0.113.7"
+
+
+def test_forwarded_for_is_ignored_without_trusted_proxies(config, caplog):
+    import logging
+
+    caplog.set_level(logging.INFO, logger="api.audit")
+    client = create_app(config).test_client()
+    client.post(
+        "/auth/register",
+        json={"username": "alice", "password": "p" * 12},
+        headers={"X-Forwarded-For": "203.0.113.7"},
+    )
+    (record,) = [r.audit for r in caplog.records if r.name == "api.audit"]
+    assert record["client"] == "127.0.0.1"
