@@ -7,6 +7,7 @@ key prefix, deleted after it (see tests/backends.py).
 """
 
 import itertools
+import os
 
 import backends
 import pytest
@@ -43,7 +44,10 @@ def redis_url(tmp_path_factory):
         yield backends.REDIS_URL
         return
     if not backends.have_redis_server():
-        pytest.skip("no REDIS_URL and no redis-server binary to start one")
+        # CI machines have redis-server, so there its absence is a failure, not a skip
+        (pytest.fail if os.environ.get("CI") else pytest.skip)(
+            "no REDIS_URL and no redis-server binary to start one"
+        )
     with backends.RedisServer(tmp_path_factory.mktemp("redis"), persist=False) as server:
         yield server.url
 

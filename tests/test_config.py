@@ -96,30 +96,20 @@ def test_postgresql_connections_have_bounded_timeouts(config):
     assert options["pool_pre_ping"] is True
 
 
-def test_trusted_proxies_give_the_real_client_address(monkeypatch, config, caplog):
+@pytest.mark.parametrize(
+    ("trusted", "client"), [("1", "203.0.113.7"), ("0", "127.0.0.1")], ids=["trusted", "ignored"]
+)
+def test_forwarded_for_counts_only_behind_trusted_proxies(
+    monkeypatch, config, caplog, trusted, client
+):
     import logging
 
-    monkeypatch.setenv("FLASK_TRUSTED_PROXIES", "1")
+    monkeypatch.setenv("FLASK_TRUSTED_PROXIES", trusted)
     caplog.set_level(logging.INFO, logger="api.audit")
-    client = create_app(config).test_client()
-    client.post(
+    create_app(config).test_client().post(
         "/auth/register",
         json={"username": "alice", "password": "p" * 12},
         headers={"X-Forwarded-For": "203.0.113.7"},
     )
     (record,) = [r.audit for r in caplog.records if r.name == "api.audit"]
-    assert record["client"] == "203.0.113.7"
-
-
-def test_forwarded_for_is_ignored_without_trusted_proxies(config, caplog):
-    import logging
-
-    caplog.set_level(logging.INFO, logger="api.audit")
-    client = create_app(config).test_client()
-    client.post(
-        "/auth/register",
-        json={"username": "alice", "password": "p" * 12},
-        headers={"X-Forwarded-For": "203.0.113.7"},
-    )
-    (record,) = [r.audit for r in caplog.records if r.name == "api.audit"]
-    assert record["client"] == "127.0.0.1"
+    assert record["client"] == client
