@@ -1,6 +1,8 @@
 """argon2id password hashing with OWASP parameters, rehash on login, no enumeration."""
 
+from collections.abc import Mapping
 from functools import cached_property
+from typing import Any
 
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -12,7 +14,7 @@ DEFAULTS = {"ARGON2_TIME_COST": 2, "ARGON2_MEMORY_COST": 19 * 1024, "ARGON2_PARA
 class Passwords:
     """Hash and verify passwords; equal work for unknown users and wrong passwords."""
 
-    def __init__(self, config):
+    def __init__(self, config: Mapping[str, Any]) -> None:
         self.hasher = PasswordHasher(
             time_cost=config.get("ARGON2_TIME_COST", DEFAULTS["ARGON2_TIME_COST"]),
             memory_cost=config.get("ARGON2_MEMORY_COST", DEFAULTS["ARGON2_MEMORY_COST"]),
@@ -20,10 +22,10 @@ class Passwords:
             type=Type.ID,
         )
 
-    def hash(self, password):
+    def hash(self, password: str) -> str:
         return self.hasher.hash(password)
 
-    def verify(self, password_hash, password):
+    def verify(self, password_hash: str | None, password: str) -> bool:
         """True when ``password`` matches; with ``password_hash=None`` burn the same time."""
         try:
             matched = self.hasher.verify(password_hash or self._dummy_hash, password)
@@ -31,9 +33,9 @@ class Passwords:
             return False
         return matched and password_hash is not None
 
-    def needs_rehash(self, password_hash):
+    def needs_rehash(self, password_hash: str) -> bool:
         return self.hasher.check_needs_rehash(password_hash)
 
     @cached_property
-    def _dummy_hash(self):
+    def _dummy_hash(self) -> str:
         return self.hasher.hash("dummy password for unknown users")
