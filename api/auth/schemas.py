@@ -2,44 +2,34 @@
 
 import marshmallow as ma
 
-from ..validators import ConfiguredLength
+from ..core.validators import Text
+from ..mfa.schemas import MfaChallengeSchema, MfaLoginSchema
+from ..users.schemas import RegisterSchema
 
-USERNAME_PATTERN = r"^[A-Za-z0-9_.-]+$"
-PASSWORD_FIELD_DOC = "12 to 1024 characters by default (OWASP ASVS 2.1.1); any characters."  # noqa: S105
-
-
-def password_field(description):
-    return ma.fields.String(
-        required=True,
-        validate=ConfiguredLength("PASSWORD"),
-        metadata={"description": description, "example": "correct horse battery"},
-    )
-
-
-class RegisterSchema(ma.Schema):
-    """A new account's credentials."""
-
-    username = ma.fields.String(
-        required=True,
-        validate=[ConfiguredLength("USERNAME"), ma.validate.Regexp(USERNAME_PATTERN)],
-        metadata={
-            "description": "3 to 64 characters of A-Z, a-z, 0-9, '_', '.', '-'.",
-            "example": "alice",
-        },
-    )
-    password = password_field(PASSWORD_FIELD_DOC)
+__all__ = [
+    "LOGIN_ANSWER",
+    "LoginSchema",
+    "LoginTokensSchema",
+    "LogoutSchema",
+    "MfaChallengeSchema",
+    "MfaLoginSchema",
+    "RegisterSchema",
+    "TokenPairSchema",
+]
 
 
 class LoginSchema(ma.Schema):
     """Credentials to exchange for a token pair."""
 
-    username = ma.fields.String(
+    username = Text(
         required=True,
+        allow_nul=True,  # never looked up (users.authenticate): 401 like any unknown user
         validate=ma.validate.Length(min=1, max=64),
         metadata={"example": "alice"},
     )
-    password = ma.fields.String(
+    password = Text(
         required=True,
+        allow_nul=True,
         validate=ma.validate.Length(min=1, max=1024),
         metadata={"example": "correct horse battery"},
     )
@@ -66,10 +56,34 @@ class TokenPairSchema(ma.Schema):
     )
 
 
+class LoginTokensSchema(TokenPairSchema):
+    """A token pair from a login that needed no second factor."""
+
+    mfa_required = ma.fields.Constant(
+        False, required=True, metadata={"type": "boolean", "enum": [False]}
+    )
+
+
+# POST /auth/login answers one of two bodies; `mfa_required` tells which.
+LOGIN_ANSWER = {
+    "oneOf": [LoginTokensSchema, MfaChallengeSchema],
+    "discriminator": {
+        "propertyName": "mfa_required",
+        "mapping": {
+            "false": "#/components/schemas/LoginTokens",
+            "true": "#/components/schemas/MfaChallenge",
+        },
+    },
+}
+
+
 class LogoutSchema(ma.Schema):
     """Optionally, the session's refresh token, to revoke it explicitly too."""
 
-    refresh_token = ma.fields.String(
+    refresh_token = Text(
         validate=ma.validate.Length(max=4096),
-        metadata={"description": "A refresh token of the same user to revoke as well."},
+        metadata={
+            "description": "A refresh token of the same user to revoke as well.",
+            "pattern": "^[^\\u0000]*$",  # Text refuses NUL (422): say so in the spec
+        },
     )

@@ -1,15 +1,25 @@
-"""Readiness and the public key set (JWKS)."""
+"""Liveness, readiness and the public key set (JWKS)."""
+
+from typing import TypedDict
 
 import marshmallow as ma
-from flask import current_app
+from flask import Response, current_app
 from flask.views import MethodView
 from sqlalchemy import text
 
-from .. import errors
-from ..extensions import Blueprint, db
+from ..core import errors
+from ..core.extensions import Blueprint, db
+from ..core.redisguard import NotReady
 from ..tokens import signing
+from ..tokens.keys import JwkSet
 
 blp = Blueprint("meta", __name__, description="Health and public keys.")
+
+
+class Status(TypedDict):
+    """What HealthSchema dumps."""
+
+    status: str
 
 
 class HealthSchema(ma.Schema):
@@ -33,19 +43,51 @@ class JwksSchema(ma.Schema):
     keys = ma.fields.List(ma.fields.Nested(JwkSchema), required=True)
 
 
-def backends_ready():
-    """Ping every backend the app depends on; the first failure's name, or None."""
+def backends_ready() -> str | None:
+    """Check every backend the app depends on; why the first failing one is not ready, or None."""
     try:
         db.session.execute(text("SELECT 1"))
     except Exception:  # noqa: BLE001 - any driver error means not ready
         db.session.rollback()
-        return "database"
-    for name, ping in current_app.extensions.get("health_checks", {}).items():
+        return "The database is unreachable."
+    for name, check in current_app.extensions.get("health_checks", {}).items():
         try:
-            ping()
+            check()
+        except NotReady as error:  # answers, but must not be used as it is
+            return str(error)
         except Exception:  # noqa: BLE001
-            return name
+            return f"The {name} is unreachable."
     return None
+
+
+def _readiness() -> Response | Status:
+    failed = backends_ready()
+    if failed:
+        return errors.problem(
+            503,
+            failed,
+            headers={"Retry-After": errors.BACKEND_RETRY_AFTER},
+        )
+    return {"status": "ok"}
+
+
+@blp.route("/livez")
+class Live(MethodView):
+    @blp.doc(operationId="getLivez")
+    @blp.response(200, HealthSchema)
+    def get(self) -> Status:
+        """Liveness: the process answers (no backend is asked)"""
+        return {"status": "ok"}
+
+
+@blp.route("/readyz")
+class Ready(MethodView):
+    @blp.doc(operationId="getReadyz")
+    @blp.response(200, HealthSchema)
+    @blp.alt_response(503, response=errors.response_name(503))
+    def get(self) -> Response | Status:
+        """Readiness: the database (and Redis, when configured) answer"""
+        return _readiness()
 
 
 @blp.route("/health")
@@ -53,22 +95,15 @@ class Health(MethodView):
     @blp.doc(operationId="getHealth")
     @blp.response(200, HealthSchema)
     @blp.alt_response(503, response=errors.response_name(503))
-    def get(self):
-        """Readiness: the database (and Redis, when configured) answer"""
-        failed = backends_ready()
-        if failed:
-            return errors.problem(
-                503,
-                f"The {failed} is unreachable.",
-                headers={"Retry-After": errors.BACKEND_RETRY_AFTER},
-            )
-        return {"status": "ok"}
+    def get(self) -> Response | Status:
+        """Readiness (the same as /readyz)"""
+        return _readiness()
 
 
 @blp.route("/.well-known/jwks.json")
 class Jwks(MethodView):
     @blp.doc(operationId="getJwks")
     @blp.response(200, JwksSchema)
-    def get(self):
+    def get(self) -> JwkSet:
         """The public keys that verify our tokens (JWKS)"""
         return signing.ring().jwks()

@@ -4,22 +4,25 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from ..extensions import db
-from ..keys import KeyDirectory
+from ..core.extensions import db
 from . import service
+from .keys import KeyDirectory
 
 keys_cli = AppGroup("keys", help="Manage the token signing keys.")
 tokens_cli = AppGroup("tokens", help="Maintain the token store.")
 
 
-def _directory():
+def _directory() -> KeyDirectory:
     if current_app.config["JWT_ALGORITHM"].startswith("HS"):
-        raise click.ClickException("HS256 uses FLASK_JWT_SECRET_KEY; there are no keys to manage")
+        algorithm = current_app.config["JWT_ALGORITHM"]
+        raise click.ClickException(
+            f"{algorithm} uses FLASK_JWT_SECRET_KEY; there are no keys to manage"
+        )
     return KeyDirectory(current_app.config["KEYS_DIR"])
 
 
 @keys_cli.command("list")
-def list_keys():
+def list_keys() -> None:
     """List key ids; the current signing key is marked with '*'."""
     directory = _directory()
     keys, current = directory.load()
@@ -28,7 +31,7 @@ def list_keys():
 
 
 @keys_cli.command("rotate")
-def rotate():
+def rotate() -> None:
     """Make a new signing key current; older keys keep verifying."""
     kid = _directory().rotate(current_app.config["JWT_ALGORITHM"])
     click.echo(f"new current key: {kid}")
@@ -36,7 +39,7 @@ def rotate():
 
 @keys_cli.command("retire", context_settings={"ignore_unknown_options": True})
 @click.argument("kid")
-def retire(kid):
+def retire(kid: str) -> None:
     """Delete a key: tokens it signed stop verifying."""
     try:
         _directory().retire(kid)
@@ -48,7 +51,7 @@ def retire(kid):
 
 
 @tokens_cli.command("purge")
-def purge():
+def purge() -> None:
     """Delete expired revocations and refresh-token records."""
     removed = service.store().purge()
     db.session.commit()

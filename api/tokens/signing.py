@@ -8,69 +8,73 @@ claims the contract names before the signature is even checked.
 import base64
 import hashlib
 import json
+from collections.abc import Mapping
+from typing import Any
 
-from flask import current_app, g
+from flask import Flask, current_app, g
+from flask_jwt_extended import JWTManager
 from jwt.exceptions import InvalidTokenError
 
-from ..keys import Key, KeyDirectory, KeyRing
+from .keys import JwkSet, Key, KeyDirectory, KeyRing, PrivateKey, PublicKey
 
 REQUIRED_CLAIMS = ("exp", "iat", "jti", "sub", "type")
 ACCESS_TYP = "at+jwt"  # RFC 9068 §2.1
 
 
 class SecretRing:
-    """HS256 with one shared secret: same interface as :class:`KeyRing`."""
+    """HS256/HS384/HS512 with one shared secret: same interface as :class:`KeyRing`."""
 
-    def __init__(self, secret):
+    def __init__(self, secret: str | bytes, algorithm: str = "HS256") -> None:
         secret = secret.encode() if isinstance(secret, str) else secret
         jwk = {"k": base64.urlsafe_b64encode(secret).rstrip(b"=").decode(), "kty": "oct"}
         digest = hashlib.sha256(json.dumps(jwk, sort_keys=True, separators=(",", ":")).encode())
         kid = base64.urlsafe_b64encode(digest.digest()).rstrip(b"=").decode()
-        self.current = Key(kid, "HS256", secret, secret)
+        self.current = Key(kid, algorithm, secret, secret)  # the algorithm is pinned
 
-    def signing_key(self):
+    def signing_key(self) -> Key:
         return self.current
 
-    def verification_key(self, kid):
+    def verification_key(self, kid: str) -> Key | None:
         return self.current if kid == self.current.kid else None
 
-    def jwks(self):
+    def jwks(self) -> JwkSet:
         return {"keys": []}  # a shared secret is never published
 
 
-def make_ring(config):
+def make_ring(config: Mapping[str, Any]) -> SecretRing | KeyRing:
     algorithm = config["JWT_ALGORITHM"]
     if algorithm.startswith("HS"):
-        return SecretRing(config["JWT_SECRET_KEY"])
+        return SecretRing(config["JWT_SECRET_KEY"], algorithm)
     return KeyRing(KeyDirectory(config["KEYS_DIR"]), algorithm)
 
 
-def ring():
+def ring() -> SecretRing | KeyRing:
     """The key ring of the current app."""
-    return current_app.extensions["keyring"]
+    found: SecretRing | KeyRing = current_app.extensions["keyring"]
+    return found
 
 
-def signing_key():
+def signing_key() -> Key:
     """Pick the key for the tokens of this request (one key for a whole pair)."""
-    key = getattr(g, "_signing_key", None)
+    key: Key | None = getattr(g, "_signing_key", None)
     if key is None:
         key = g._signing_key = ring().signing_key()
     return key
 
 
-def init_app(app, jwt):
+def init_app(app: Flask, jwt: JWTManager) -> None:
     app.extensions["keyring"] = make_ring(app.config)
 
     @jwt.encode_key_loader
-    def _encode_key(identity):
+    def _encode_key(identity: Any) -> PrivateKey | bytes:
         return signing_key().private
 
     @jwt.decode_key_loader
-    def _decode_key(header, claims):
+    def _decode_key(header: dict[str, Any], claims: dict[str, Any]) -> PublicKey | bytes:
         return verification_key(header, claims).public
 
 
-def verification_key(header, claims):
+def verification_key(header: Mapping[str, Any], claims: Mapping[str, Any]) -> Key:
     """The key that must have signed a token with this header and claims."""
     missing = [name for name in REQUIRED_CLAIMS if name not in claims]
     if missing:

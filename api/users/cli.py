@@ -1,13 +1,15 @@
 """``flask users create USERNAME [--admin]``: accounts for operators."""
 
 import sys
+from typing import cast
 
 import click
 from flask.cli import AppGroup
 from marshmallow import ValidationError
 
-from ..auth.schemas import RegisterSchema
+from ..core.database import needs_schema
 from . import service
+from .schemas import RegisterSchema
 
 users_cli = AppGroup("users", help="Manage user accounts.")
 
@@ -16,7 +18,8 @@ users_cli = AppGroup("users", help="Manage user accounts.")
 @click.argument("username")
 @click.option("--admin", is_flag=True, help="Give the account the admin role.")
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
-def create(username, admin, password_stdin):
+@needs_schema
+def create(username: str, admin: bool, password_stdin: bool) -> None:
     """Create a user; the password is prompted for, or read from stdin."""
     if password_stdin or not sys.stdin.isatty():
         password = sys.stdin.readline().rstrip("\r\n")
@@ -25,7 +28,7 @@ def create(username, admin, password_stdin):
     try:
         RegisterSchema().load({"username": username, "password": password})
     except ValidationError as error:
-        for field, messages in error.messages.items():
+        for field, messages in cast(dict[str, list[str]], error.messages).items():
             click.echo(f"{field}: {' '.join(messages)}", err=True)
         raise SystemExit(2) from None
     try:

@@ -1,13 +1,16 @@
 """User operations: the current user, password change, administration."""
 
-from flask.views import MethodView
-from flask_jwt_extended import get_jwt
-from flask_smorest import abort
+from typing import Any
 
-from .. import audit, errors
-from ..extensions import Blueprint
+from flask import Response
+from flask.views import MethodView
+
+from ..core import audit, errors
+from ..core.extensions import abort
+from ..tokens.security import Blueprint, current_claims
+from ..tokens.verified import Rejected
 from . import service as users
-from .models import MAX_ID
+from .models import MAX_ID, User
 from .schemas import PasswordChangeSchema, UserSchema
 
 blp = Blueprint(
@@ -15,10 +18,10 @@ blp = Blueprint(
 )
 
 
-def current_user_or_401():
-    user = users.get(int(get_jwt()["sub"]))
-    if user is None:  # deleted while the token was in flight
-        abort(401, message="Token has been revoked.")
+def current_user_or_401() -> User:
+    user = users.get(int(current_claims()["sub"]))
+    if user is None:  # deleted while the token was in flight, or behind the API's back
+        raise Rejected("Token has been revoked.")  # 401, error="invalid_token"
     return user
 
 
@@ -27,7 +30,7 @@ class Me(MethodView):
     @blp.doc(operationId="getMe")
     @blp.auth_required()
     @blp.response(200, UserSchema)
-    def get(self):
+    def get(self) -> User:
         """Get the current user"""
         return current_user_or_401()
 
@@ -38,17 +41,22 @@ class MyPassword(MethodView):
     @blp.auth_required(fresh=True)
     @blp.arguments(PasswordChangeSchema)
     @blp.response(204)
-    def put(self, body):
+    @blp.alt_response(429, response=errors.response_name(429))
+    def put(self, body: dict[str, Any]) -> Response | None:
         """Change the password (fresh token); ends every other session"""
         user = current_user_or_401()
         try:
             users.change_password(
-                user, body["current_password"], body["new_password"], keep_family=get_jwt()["fam"]
+                user,
+                body["current_password"],
+                body["new_password"],
+                keep_family=current_claims()["fam"],
             )
         except users.WrongPassword:
             audit.event("password.change_failed", user_id=user.id)
             return errors.unauthorized("The current password is wrong.", token_given=False)
         audit.event("password.changed", user_id=user.id)
+        return None
 
 
 @blp.route("")
@@ -57,7 +65,7 @@ class UserList(MethodView):
     @blp.auth_required(roles=["admin"])
     @blp.response(200, UserSchema(many=True))
     @blp.paginate()
-    def get(self, pagination_parameters):
+    def get(self, pagination_parameters: Any) -> list[User]:
         """List users (admin)"""
         items, total = users.page(pagination_parameters.page, pagination_parameters.page_size)
         pagination_parameters.item_count = total
@@ -71,10 +79,10 @@ class UserItem(MethodView):
     @blp.auth_required(roles=["admin"])
     @blp.response(204)
     @blp.alt_response(404, response=errors.response_name(404))
-    def delete(self, user_id):
+    def delete(self, user_id: int) -> None:
         """Delete a user (admin); their tokens stop working at once"""
         user = users.get(user_id)
         if user is None:
             abort(404, message="No such user.")
         users.delete(user)
-        audit.event("user.deleted", user_id=user_id, actor=int(get_jwt()["sub"]))
+        audit.event("user.deleted", user_id=user_id, actor=int(current_claims()["sub"]))

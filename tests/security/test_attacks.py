@@ -10,7 +10,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ed25519
 from helpers import PASSWORD, assert_challenge, assert_problem
 
-from api.keys import Key
+from api.tokens.keys import Key
 
 
 def b64(data):
