@@ -35,7 +35,9 @@ def issue_cpu(workdir, pairs=PAIRS):
 
             found = _user(users)
             # issue_pair reads only these; a plain object keeps ORM reloads out of the figure
-            user = SimpleNamespace(id=found.id, roles=found.roles, username=found.username)
+            user = SimpleNamespace(
+                id=found.id, roles=found.roles, username=found.username, token_epoch=0
+            )
         stored = _per_pair(app, service, user, pairs)
         app.extensions["token_store"] = _NoStore()
         signed = _per_pair(app, service, user, pairs)
@@ -44,7 +46,7 @@ def issue_cpu(workdir, pairs=PAIRS):
 
 
 class _NoStore:
-    def add_refresh(self, *args):
+    def create_session(self, *args):
         pass
 
 

@@ -7,14 +7,22 @@ from datetime import timedelta
 from flask_jwt_extended import create_access_token
 
 from . import seed_app
-from .server import Server
+from .server import Server, has_serve
 
 USERNAME = "bench_user"
 PASSWORD = "bench password 0123456789"
+# logins for the throughput and flood runs: another user, so that its sessions (each login
+# is one, least recently used ended past MAX_SESSIONS_PER_USER) never end the token's
+FLOOD_USERNAME = "bench_flood"
 PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 PG_BENCH_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/bench"
 REDIS_URL = "redis://127.0.0.1:6379/15"
 _BACKEND_VARIABLES = ("DATABASE_URL", "REDIS_URL", "KEYS_DIR", "APP_ENV")
+# rate limits stay on (the default), set high enough for the login flood
+LIMITS = {
+    "FLASK_RATELIMIT_LOGIN": "1000000 per minute",
+    "FLASK_RATELIMIT_LOGIN_USERNAME": "1000000 per minute",
+}
 
 
 class Target:
@@ -28,19 +36,26 @@ class Target:
         self.app = app
 
     def fresh_tokens(self, count):
-        """``count`` never-seen access tokens, shaped like the ones login issues."""
+        """``count`` never-seen access tokens, shaped like the ones login issues.
+
+        Each has its own ``jti`` and the session (``fam``) of the login's token,
+        so the per-request check finds a live session.
+        """
+        import jwt
+
         from api.tokens import signing
         from api.users import service as users
 
+        session = jwt.decode(self.token, options={"verify_signature": False})["fam"]
         with self.app.test_request_context():
             user = _user(users)
             key = signing.signing_key()
-            claims = {"roles": user.roles, "preferred_username": user.username}
+            claims = {"roles": user.roles, "preferred_username": user.username, "fam": session}
             headers = {"kid": key.kid, "typ": "at+jwt"}
             return [
                 create_access_token(
                     str(user.id),
-                    additional_claims={**claims, "fam": secrets.token_hex(16)},
+                    additional_claims=claims,
                     additional_headers=headers,
                     expires_delta=timedelta(minutes=15),
                 )
@@ -48,24 +63,24 @@ class Target:
             ]
 
 
-def _user(users):
+def _user(users, username=USERNAME):
     from sqlalchemy import select
 
-    from api.extensions import db
+    from api.core.extensions import db
     from api.users.models import User
 
-    found = db.session.execute(select(User).where(User.username == USERNAME)).scalar()
-    return found or users.create(USERNAME, PASSWORD)
+    found = db.session.execute(select(User).where(User.username == username)).scalar()
+    return found or users.create(username, PASSWORD)
 
 
-def api_target(name, workdir, *, workers, database_url=None, redis_url=None):
-    """Our app under gunicorn: migrate, make the user and log in once."""
+def api_target(name, workdir, *, kind, database_url=None, redis_url=None):
+    """Our app under ``kind`` (through ``serve`` when shipped): migrate, make the user, log in."""
     from api import create_app
     from api.users import service as users
 
     instance = workdir / name / "instance"
     config = {"INSTANCE_PATH": str(instance), "RATELIMIT_ENABLED": False}
-    env = {"INSTANCE_PATH": str(instance), "FLASK_RATELIMIT_ENABLED": "false"}
+    env = {"INSTANCE_PATH": str(instance), **LIMITS}
     if database_url:
         config["SQLALCHEMY_DATABASE_URI"] = database_url
         env["DATABASE_URL"] = database_url
@@ -77,20 +92,25 @@ def api_target(name, workdir, *, workers, database_url=None, redis_url=None):
         app = create_app(config)
         with app.app_context():
             _user(users)
+            _user(users, FLOOD_USERNAME)
             store = type(app.extensions["token_store"]).__name__
-        server = Server(name, "api:create_app()", workers=workers, env=env, log_dir=workdir)
+        server = Server(
+            name, "api:create_app", kind=kind, env=env, log_dir=workdir, factory=True,
+            serve=has_serve(),
+        )  # fmt: skip
     finally:
         os.environ.update(saved)
     token = login(server.base)
     return Target(name, server, token, store=store, app=app)
 
 
-def seed_target(workdir, *, workers):
-    secret = secrets.token_urlsafe(48)
-    os.environ["BENCH_SEED_SECRET"] = secret
+def seed_target(workdir, *, kind, name=None):
+    """The tutorial app (and its bare ``/health``) under ``kind``, started directly."""
+    secret = os.environ.setdefault("BENCH_SEED_SECRET", secrets.token_urlsafe(48))
     seed_app.app.config["JWT_SECRET_KEY"] = secret
-    server = Server("seed", "bench.seed_app:app", workers=workers, env={}, log_dir=workdir)
-    return Target("seed", server, seed_app.token(), store="none")
+    name = name or f"seed-{kind}"
+    server = Server(name, "bench.seed_app:app", kind=kind, env={}, log_dir=workdir)
+    return Target(name, server, seed_app.token(), store="none")
 
 
 def login(base):
@@ -120,11 +140,18 @@ def postgres_url():
     return PG_BENCH_URL
 
 
-def redis_url():
-    try:
-        import redis
+def redis_url(url=REDIS_URL, wait=0.0):
+    """``url`` if a Redis answers there (within ``wait`` seconds), else None."""
+    import time
 
-        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
-    except Exception:  # noqa: BLE001
-        return None
-    return REDIS_URL
+    import redis
+
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            redis.Redis.from_url(url, socket_connect_timeout=2).ping()
+            return url
+        except Exception:  # noqa: BLE001 - any failure means "not reachable here"
+            if time.monotonic() >= deadline:
+                return None
+            time.sleep(0.1)
