@@ -8,7 +8,8 @@ Generate the SDK from the committed spec first (the settings are in
         --config openapi/client-config.yaml --meta none --output-path jwt_auth_api_client
 
 Then, with the server running and a registered user (the password is read from
-``API_PASSWORD`` or prompted for)::
+``API_PASSWORD`` or prompted for; for an account with two-factor authentication
+on, the code from ``API_TOTP_CODE`` or prompted for)::
 
     python examples/client.py http://127.0.0.1:5000 alice
 """
@@ -19,10 +20,17 @@ import sys
 from http import HTTPStatus
 
 from jwt_auth_api_client import AuthenticatedClient, Client
-from jwt_auth_api_client.api.auth import login, logout, refresh
+from jwt_auth_api_client.api.auth import login, logout, refresh, verify_mfa
 from jwt_auth_api_client.api.protected import get_protected
 from jwt_auth_api_client.api.users import get_me
-from jwt_auth_api_client.models import Login, Problem, TokenPair
+from jwt_auth_api_client.models import (
+    Login,
+    LoginTokens,
+    MfaChallenge,
+    MfaLogin,
+    Problem,
+    TokenPair,
+)
 
 # An undocumented status raises jwt_auth_api_client.errors.UnexpectedStatus.
 STRICT = {"raise_on_unexpected_status": True}
@@ -42,16 +50,21 @@ class Session:
     Use it as a context manager: it logs in on entry and out on exit.
     """
 
-    def __init__(self, base_url, username, password):
+    def __init__(self, base_url, username, password, ask_code=None):
         self.base_url = base_url
         self._credentials = Login(username=username, password=password)
+        self._ask_code = ask_code or (lambda: input("two-factor code: "))
         self._tokens = None
         self._client = None
         self.refreshes = 0
 
     def __enter__(self):
         with Client(base_url=self.base_url, **STRICT) as anonymous:
-            self._use(login.sync(client=anonymous, body=self._credentials))
+            answer = login.sync(client=anonymous, body=self._credentials)
+            if isinstance(answer, MfaChallenge):  # TOTP is on: the second step
+                body = MfaLogin(mfa_token=answer.mfa_token, code=self._ask_code())
+                answer = verify_mfa.sync(client=anonymous, body=body)
+            self._use(answer)
         return self
 
     def __exit__(self, *exc_info):
@@ -79,7 +92,7 @@ class Session:
         self.refreshes += 1
 
     def _use(self, result):
-        if not isinstance(result, TokenPair):
+        if not isinstance(result, (TokenPair, LoginTokens)):
             self._close()
             raise ApiError(result)
         self._close()
@@ -96,7 +109,10 @@ class Session:
 
 def main(base_url, username):
     password = os.environ.get("API_PASSWORD") or getpass.getpass(f"password for {username}: ")
-    with Session(base_url, username, password) as session:
+    code = os.environ.get("API_TOTP_CODE")
+    with Session(
+        base_url, username, password, ask_code=(lambda: code) if code else None
+    ) as session:
         me = session.call(get_me)
         print(f"logged in as {me.username} (id {me.id}, roles: {', '.join(me.roles)})")
         print(session.call(get_protected).message)

@@ -9,6 +9,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 import uuid
@@ -23,7 +24,6 @@ from sqlalchemy.engine import Engine, make_url
 
 DATABASE_URL = os.environ.get("DATABASE_URL")
 REDIS_URL = os.environ.get("REDIS_URL")
-TABLES = ("refresh_tokens", "revocations", "users")
 
 
 def on_postgres():
@@ -59,9 +59,11 @@ def truncate(url):
     with psycopg.connect(libpq(url), autocommit=True) as connection:
         connection.execute("SET lock_timeout = '10s'")  # fail, never hang, on a stray lock
         present = [
-            table
-            for table in TABLES
-            if connection.execute("SELECT to_regclass(%s)", (table,)).fetchone()[0]
+            f'"{name}"'
+            for (name,) in connection.execute(
+                "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() "
+                "AND tablename <> 'alembic_version'"
+            ).fetchall()
         ]
         if present:
             connection.execute(f"TRUNCATE {', '.join(present)} RESTART IDENTITY CASCADE")
@@ -109,23 +111,27 @@ class RedisServer:
     production Redis with persistence.
     """
 
-    def __init__(self, directory, *, persist=True):
+    def __init__(self, directory, *, persist=True, port=None, args=()):
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
-        self.port = free_port()
+        self.port = port or free_port()
         self.persist = persist
+        self.args = list(args)  # more redis-server options, e.g. ["--maxmemory", "1mb"]
         self.process = None
 
     @property
     def url(self):
         return f"redis://127.0.0.1:{self.port}/0"
 
-    def start(self):
+    def start(self, *args):
+        """Start (or restart) the server; ``args`` are more redis-server options."""
         command = [
             shutil.which("redis-server") or "redis-server",
             "--bind", "127.0.0.1", "--port", str(self.port), "--save", "",
             "--appendonly", "yes" if self.persist else "no", "--appendfsync", "always",
             "--dir", str(self.directory), "--logfile", str(self.directory / "redis.log"),
+            *self.args,
+            *args,
         ]  # fmt: skip
         self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
         client = redis.Redis(port=self.port, socket_connect_timeout=0.5)
@@ -145,7 +151,17 @@ class RedisServer:
     def stop(self):
         if self.process and self.process.poll() is None:
             self.process.terminate()
-            self.process.wait(timeout=10)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None
+
+    def kill(self):
+        """SIGKILL: the host dies, nothing is flushed or handed over."""
+        self.process.kill()
+        self.process.wait()
         self.process = None
 
     def pause(self):
@@ -153,7 +169,8 @@ class RedisServer:
         self.process.send_signal(signal.SIGSTOP)
 
     def resume(self):
-        self.process.send_signal(signal.SIGCONT)
+        if self.process is not None:
+            self.process.send_signal(signal.SIGCONT)
 
     def __enter__(self):
         return self.start()
@@ -162,6 +179,242 @@ class RedisServer:
         if self.process and self.process.poll() is None:
             self.resume()
         self.stop()
+
+
+class RedisSentinelGroup:
+    """A Redis primary, its replicas and sentinels, all of the test's own, on loopback.
+
+    ``url`` is the ``redis+sentinel://`` URL of the group; :meth:`kill_primary`
+    SIGKILLs whichever server the sentinels name as primary. Everything is
+    stopped by PID on exit, even when the test fails.
+    """
+
+    SERVICE = "mymaster"
+
+    def __init__(self, directory, *, replicas=1, sentinels=3, down_after_ms=1000):
+        self.directory = Path(directory)
+        self.servers = [RedisServer(self.directory / f"redis-{n}") for n in range(1 + replicas)]
+        self.sentinel_ports = [free_port() for _ in range(sentinels)]
+        self.sentinels = []
+        self.down_after_ms = down_after_ms
+        self.quorum = sentinels // 2 + 1
+
+    @property
+    def url(self):
+        hosts = ",".join(f"127.0.0.1:{port}" for port in self.sentinel_ports)
+        return f"redis+sentinel://{hosts}/{self.SERVICE}/0"
+
+    # replicas sync at once (Redis waits 5 s by default for more to join a diskless sync)
+    OPTIONS = ("--repl-diskless-sync-delay", "0")
+
+    def start(self):
+        primary, *replicas = self.servers
+        primary.start(*self.OPTIONS)
+        for replica in replicas:
+            self._start_replica(replica, primary)
+        for number, port in enumerate(self.sentinel_ports):
+            directory = self.directory / f"sentinel-{number}"
+            directory.mkdir(parents=True, exist_ok=True)
+            conf = directory / "sentinel.conf"  # sentinel rewrites it: its own file
+            conf.write_text(
+                f"port {port}\nbind 127.0.0.1\ndir {directory}\n"
+                f"logfile {directory / 'sentinel.log'}\n"
+                f"sentinel monitor {self.SERVICE} 127.0.0.1 {primary.port} {self.quorum}\n"
+                f"sentinel down-after-milliseconds {self.SERVICE} {self.down_after_ms}\n"
+                f"sentinel failover-timeout {self.SERVICE} 10000\n"
+                f"sentinel parallel-syncs {self.SERVICE} 1\n"
+            )
+            command = [shutil.which("redis-server") or "redis-server", str(conf), "--sentinel"]
+            self.sentinels.append(subprocess.Popen(command, stdout=subprocess.DEVNULL))
+        wait_until(self._settled, 30, "sentinels did not see the whole group")
+        return self
+
+    def _start_replica(self, server, primary):
+        server.start(*self.OPTIONS, "--replicaof", "127.0.0.1", str(primary.port))
+        wait_until(lambda: self._in_sync(server, primary), 30, "a replica did not sync")
+
+    def _in_sync(self, server, primary):
+        info = self._ask(primary.port, "INFO", "replication") or {}
+        return any(
+            isinstance(value, dict) and value.get("port") == server.port
+            and value.get("state") == "online"
+            for value in info.values()
+        )  # fmt: skip
+
+    def _settled(self):
+        """Every sentinel knows the primary, every replica and every other sentinel."""
+        for port in self.sentinel_ports:
+            state = self._ask(port, "SENTINEL", "MASTER", self.SERVICE)  # a dict of bytes
+            if state is None:
+                return False
+            if int(state[b"num-slaves"]) < len(self.servers) - 1:
+                return False
+            if int(state[b"num-other-sentinels"]) < len(self.sentinel_ports) - 1:
+                return False
+        return True
+
+    def _ask(self, port, *command):
+        client = redis.Redis(port=port, socket_timeout=0.5, socket_connect_timeout=0.5)
+        try:
+            return client.execute_command(*command)
+        except (redis.exceptions.ConnectionError, redis.exceptions.ResponseError):
+            return None
+        finally:
+            client.close()
+
+    def primary_port(self):
+        """The primary's port as a majority of sentinels name it (None: no majority)."""
+        votes = {}
+        for port in self.sentinel_ports:
+            answer = self._ask(port, "SENTINEL", "GET-MASTER-ADDR-BY-NAME", self.SERVICE)
+            if answer:
+                votes[int(answer[1])] = votes.get(int(answer[1]), 0) + 1
+        found = [port for port, count in votes.items() if count >= self.quorum]
+        return found[0] if found else None
+
+    def server(self, port):
+        return next(server for server in self.servers if server.port == port)
+
+    def kill_primary(self):
+        """SIGKILL the current primary; return its RedisServer (restartable)."""
+        victim = self.server(self.primary_port())
+        victim.kill()
+        return victim
+
+    def wait_failover(self, old_port, timeout=30):
+        """Wait until the sentinels name a new primary that answers as one; return it."""
+
+        def promoted():
+            port = self.primary_port()
+            if port in (None, old_port):
+                return None
+            role = self._ask(port, "ROLE")
+            return self.server(port) if role and role[0] == b"master" else None
+
+        return wait_until(promoted, timeout, "no failover")
+
+    def rejoin(self, server, primary):
+        """Restart a killed server as a replica of ``primary`` (what its supervisor does)."""
+        self._start_replica(server, primary)
+
+    def stop(self):
+        for process in self.sentinels:
+            if process.poll() is None:
+                process.terminate()
+        for process in self.sentinels:
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        for server in self.servers:
+            server.resume()
+            server.stop()
+
+    def __enter__(self):
+        try:
+            return self.start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+class PostgresServer:
+    """A PostgreSQL cluster of the test's own (initdb) on a free loopback port.
+
+    It can be restarted and altered at will without touching the shared
+    server. Run as the ``postgres`` user when the tests run as root (initdb
+    refuses root). Stopped with ``pg_ctl`` (which signals the postmaster's PID),
+    then by that PID if it is still there.
+    """
+
+    def __init__(self):
+        # its own directory under the system temporary one: the postgres user must
+        # reach it (pytest's tmp_path is private to root); removed by stop()
+        self.directory = Path(tempfile.mkdtemp(prefix="jwt-auth-pg-"))
+        self.data = self.directory / "data"
+        self.port = free_port()
+        self.bin = postgres_bin()
+        self.started = False
+
+    def url(self, database="postgres"):
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
+
+    def _run(self, *command):
+        prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        done = subprocess.run(
+            [*prefix, str(self.bin / command[0]), *command[1:]],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, timeout=120,
+        )  # fmt: skip
+        if done.returncode:
+            raise RuntimeError(f"{command[0]} failed ({done.returncode}): {done.stderr}")
+
+    def start(self):
+        if not self.data.exists():
+            if os.geteuid() == 0:
+                shutil.chown(self.directory, "postgres")
+            self._run("initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres",
+                      "--no-sync", "-E", "UTF8")  # fmt: skip
+        options = f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.directory} -c fsync=off"
+        log = str(self.directory / "postgres.log")
+        self._run("pg_ctl", "-D", str(self.data), "-l", log, "-o", options, "-w", "start")
+        self.started = True
+        return self
+
+    def restart(self):
+        """A fast restart: sessions are ended, new connections refused until it is up."""
+        self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "restart")
+
+    def execute(self, sql, params=None, database="postgres"):
+        with psycopg.connect(self.url(database), autocommit=True) as connection:
+            cursor = connection.execute(sql, params)
+            return cursor.fetchall() if cursor.description else None
+
+    def stop(self):
+        if self.started:
+            try:
+                self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
+            except (RuntimeError, subprocess.SubprocessError):
+                pid_file = self.data / "postmaster.pid"
+                if pid_file.exists():
+                    os.kill(int(pid_file.read_text().split()[0]), signal.SIGKILL)
+            self.started = False
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+    def __enter__(self):
+        try:
+            return self.start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+def postgres_bin():
+    """The directory of PostgreSQL's server programs (initdb, pg_ctl), or None."""
+    found = shutil.which("pg_ctl")
+    if found:
+        return Path(found).parent
+    versions = sorted(
+        Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"), key=lambda path: int(path.parts[-3])
+    )
+    return versions[-1].parent if versions else None
+
+
+def wait_until(predicate, timeout, what):
+    """Poll ``predicate`` until it returns something true (returned); fail after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = predicate()
+        if found:
+            return found
+        time.sleep(0.05)
+    raise TimeoutError(f"{what} within {timeout}s")
 
 
 def have_redis_server():

@@ -7,11 +7,10 @@ key prefix, deleted after it (see tests/backends.py).
 """
 
 import itertools
-import os
 
 import backends
 import pytest
-from helpers import PASSWORD, Api
+from helpers import PASSWORD, Api, close_app, missing_tool
 
 from api import create_app
 
@@ -44,10 +43,7 @@ def redis_url(tmp_path_factory):
         yield backends.REDIS_URL
         return
     if not backends.have_redis_server():
-        # CI machines have redis-server, so there its absence is a failure, not a skip
-        (pytest.fail if os.environ.get("CI") else pytest.skip)(
-            "no REDIS_URL and no redis-server binary to start one"
-        )
+        missing_tool("no REDIS_URL and no redis-server binary to start one")
     with backends.RedisServer(tmp_path_factory.mktemp("redis"), persist=False) as server:
         yield server.url
 
@@ -89,14 +85,7 @@ def config(tmp_path):
 def app(config):
     app = create_app(config)
     yield app
-    with app.app_context():
-        from api.extensions import db
-
-        db.session.remove()
-        db.engine.dispose()
-    client = app.extensions.get("redis")
-    if client is not None:
-        client.close()
+    close_app(app)
 
 
 @pytest.fixture
@@ -121,7 +110,7 @@ def admin_token(app, api):
 
 @pytest.fixture(scope="module")
 def live_server(tmp_path_factory):
-    """Base URL of the app under gunicorn (2 workers) on 127.0.0.1."""
+    """Base URL of the app under `jwt-auth-api serve` (2 workers) on 127.0.0.1."""
     from live import gunicorn
 
     with gunicorn(tmp_path_factory.mktemp("live") / "instance") as base:

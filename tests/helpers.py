@@ -1,6 +1,31 @@
 """Helpers shared by the tests: an HTTP-contract client and problem assertions."""
 
+import os
+
+import pytest
+
 PASSWORD = "correct horse battery"
+
+
+def close_app(app):
+    """Release what a test app holds: its database connections and its Redis client."""
+    from api.core.extensions import db
+
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+    client = app.extensions.get("redis")
+    if client is not None:
+        client.close()
+
+
+def missing_tool(message):
+    """A tool the test needs is not installed: a clear skip locally, a failure in CI.
+
+    CI (``.ci/run``, which sets ``CI``) installs every tool, so there a missing one
+    means the run would test less than it claims.
+    """
+    (pytest.fail if os.environ.get("CI") else pytest.skip)(message)
 
 
 class Api:

@@ -1,7 +1,7 @@
-"""Run the schemathesis CLI against the app under gunicorn on 127.0.0.1.
+"""Run the schemathesis CLI against the app under `jwt-auth-api serve` on 127.0.0.1.
 
 ``python tests/st_live.py [schemathesis run options]`` (see ``tox -e schemathesis``):
-starts ``gunicorn 'api:create_app()'`` with a fresh instance folder, runs
+starts ``jwt-auth-api serve`` with a fresh instance folder, runs
 ``schemathesis run <base>/openapi.json`` with every check and phase, real tokens
 (``st_hooks``) and the given options, prints the requests made per phase, and
 exits with schemathesis' status (non-zero on any finding).
@@ -52,7 +52,8 @@ def main(options):
             "SCHEMATHESIS_HOOKS": "st_hooks",
         }
         report_dir = Path(tmp) / "report"
-        with gunicorn(instance) as base:
+        # the provider logs the same accounts in again and again: no per-user session cap
+        with gunicorn(instance, env={"FLASK_MAX_SESSIONS_PER_USER": "1000000"}) as base:
             command = [
                 sys.executable, "-m", "schemathesis.cli", *COMMAND,
                 "--report-dir", str(report_dir), *options, f"{base}/openapi.json",
@@ -65,6 +66,6 @@ def main(options):
 
 
 if __name__ == "__main__":
-    # a stopped run still stops its gunicorn (the context manager's `finally`)
+    # a stopped run still stops its server (the context manager's `finally`)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     sys.exit(main(sys.argv[1:]))

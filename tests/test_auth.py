@@ -69,9 +69,16 @@ def test_login_returns_token_pair(api):
     assert response.status_code == 200
     assert response.headers["Cache-Control"] == "no-store"
     body = response.json
-    assert set(body) == {"access_token", "refresh_token", "token_type", "expires_in"}
+    assert set(body) == {
+        "access_token",
+        "refresh_token",
+        "token_type",
+        "expires_in",
+        "mfa_required",
+    }
     assert body["token_type"] == "Bearer"
     assert body["expires_in"] == 900
+    assert body["mfa_required"] is False
 
 
 def test_wrong_password_and_unknown_user_look_identical(api):

@@ -1,8 +1,7 @@
 """The benchmark's load generators against a real server (no timing asserted here)."""
 
-import os
-
 import pytest
+from helpers import missing_tool
 
 from bench import load, report
 
@@ -13,10 +12,7 @@ def test_load_generators_count_requests_and_failures(live_server, monkeypatch, w
     if not wrk:
         monkeypatch.setattr(load, "WRK", None)
     elif not load.WRK:
-        # CI installs wrk (.ci/run), so there a missing wrk is a failure, not a skip
-        (pytest.fail if os.environ.get("CI") else pytest.skip)(
-            "wrk is not installed (apt-get install wrk)"
-        )
+        missing_tool("wrk is not installed (apt-get install wrk)")
     ok = load.run(live_server + "/health", seconds=1, connections=2)
     assert ok.requests > 0
     assert ok.errors == 0
@@ -25,20 +21,42 @@ def test_load_generators_count_requests_and_failures(live_server, monkeypatch, w
     assert refused.errors == refused.requests > 0
 
 
-def test_report_names_unmet_targets():
-    row = {"rps": 1, "p50_ms": 1, "p99_ms": 1, "cpu_us": 1, "health_cpu_us": 1}
+def _variant(cpu_us, vs_floor, vs_reference):
+    return {
+        "rps": 1, "p50_ms": 1, "p99_ms": 2, "cpu_us": cpu_us,
+        "vs_floor": vs_floor, "vs_reference": vs_reference,
+    }  # fmt: skip
+
+
+def _server(vs_floor, vs_reference, flood, rss):
+    names = ("protected", "protected (first use)", "health", "seed", "floor", "reference")
+    return {
+        "workers": 2, "threads": 4,
+        "variants": {name: _variant(100, vs_floor, vs_reference) for name in names},
+        "login": {"rps": 1, "p99_ms": 1, "cpu_us": 1},
+        "flood": {
+            "login_rps": 1, "p50_ms": 1, "p99_ms": 3, "p99_vs_idle": flood,
+            "idle_p50_ms": 1, "idle_p99_ms": 1,
+        },
+        "rss_mb": rss, "rss_after_login_mb": rss + 20,
+        "kill": {"killed": 2, "serving_s": None}, "hung": {"skipped": "no redis-server"},
+    }  # fmt: skip
+
+
+def test_report_names_unmet_targets_for_the_default_server():
     results = {
-        "options": {"workers": 2, "connections": 4, "rounds": 1, "seconds": 1},
-        "generator": "wrk",
-        "stores": {},
-        "variants": {"protected": {**row, "vs_health": 0.5, "vs_seed": 2.0}},
-        "login": {"rps": 1, "p50_ms": 1, "p99_ms": 1, "cpu_us": 1},
-        "flood": {"login_rps": 1, "p50_ms": 1, "p99_ms": 3, "p99_vs_idle": 3, "idle_p99_ms": 1},
-        "rss_mb": {"defaults": 50},
-        "rss_after_login_mb": 70,
-        "issuing_us": {"EdDSA": {"signing_us": 100, "stored_us": 1200}},
-    }
+        "options": {"connections": 4, "rounds": 1, "seconds": 1},
+        "generator": "wrk", "serve": True, "default_server": "granian",
+        "servers": {
+            "gunicorn-sync": _server(1.2, 2.0, 1.0, 50),
+            "granian": _server(1.5, 1.9, 3.0, 70),
+        },
+    }  # fmt: skip
     text = report.table(results)
-    assert "≥ 0.80x NOT met; ≥ 1.5x seed met" in text
-    assert "target < 2x: NOT met" in text
-    assert "met for signing; NOT met with the SQLite commit" in text
+    assert "targets for the default server (granian)" in text
+    assert "1.50x (≤ 1.4x: NOT met)" in text
+    assert "1.90x (≥ 1.8x: met)" in text
+    assert "3.00x idle (≤ 2.0x: NOT met)" in text
+    assert "70 MB (≤ 75: met)" in text
+    assert "| **granian** (default) |" in text and "| gunicorn-sync |" in text
+    assert "not in 60 s" in text

@@ -1,6 +1,12 @@
 """Operator commands: users, keys, tokens."""
 
+import contextlib
+
+import backends
 import pytest
+from helpers import close_app
+
+from api.core import config as app_config
 
 
 @pytest.fixture
@@ -61,10 +67,34 @@ def test_tokens_purge(runner):
 
 def test_keys_retire_takes_a_kid_that_starts_with_a_dash(runner, app, monkeypatch):
     """A base64url thumbprint may start with '-': it is still the KID, not an option."""
-    from api.keys import KeyDirectory
+    from api.tokens.keys import KeyDirectory
 
     retired = []
     monkeypatch.setattr(KeyDirectory, "retire", lambda self, kid: retired.append(kid))
     result = runner.invoke(args=["keys", "retire", "-abc_DEF"])
     assert result.exit_code == 0, result.output
     assert retired == ["-abc_DEF"]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["users", "create", "ops"], ["clients", "create", "rs"], ["clients", "list"],
+     ["clients", "delete", "x"]],
+    ids=" ".join,
+)  # fmt: skip
+def test_commands_on_an_unmigrated_database_say_what_to_run(config, args):
+    """Not a traceback: the database has no tables yet (no server has started on it)."""
+    from api import create_app
+
+    config["AUTO_MIGRATE"] = False
+    with contextlib.ExitStack() as cleanup:
+        if backends.on_postgres():  # the session's schema is migrated: an empty one of its own
+            url = cleanup.enter_context(backends.postgres_schema(tag="unmigrated"))
+            config["SQLALCHEMY_DATABASE_URI"] = app_config._sqlalchemy_url(url)
+        app = create_app(config)
+        cleanup.callback(close_app, app)
+        result = app.test_cli_runner().invoke(args=args, input="an operator password\n")
+    assert result.exit_code == 1, result.output
+    assert "is at no revision" in result.output
+    assert "run `flask --app api db upgrade` first" in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)

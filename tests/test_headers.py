@@ -36,3 +36,125 @@ def test_request_id_is_echoed_or_made(client):
     )
     made = client.get("/health", headers={"X-Request-ID": "bad id\twith junk"}).headers
     assert len(made["X-Request-ID"]) == 32
+
+
+def _operations(app):
+    """(method, path, operation, example body) for every operation of the app's spec."""
+    spec = app.extensions["flask-smorest"]["apis"][""]["ext_obj"].spec.to_dict()
+    for path, item in spec["paths"].items():
+        for method, operation in item.items():
+            if method in {"get", "put", "post", "patch", "delete"}:
+                yield method, path, operation, _example_body(spec, operation)
+
+
+def _example_body(spec, operation):
+    """The body example, else one made of the properties' examples (None: no body)."""
+    media = operation.get("requestBody", {}).get("content", {}).get("application/json")
+    if media is None:
+        return None
+    if "example" in media:
+        return media["example"]
+    schema = media["schema"]
+    if "$ref" in schema:
+        schema = spec["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]]
+    return {
+        name: field["example"]
+        for name, field in schema.get("properties", {}).items()
+        if "example" in field
+    }
+
+
+PUBLIC_OPERATIONS = {"getJwks"}  # public documents, like /openapi.json and /docs
+
+
+def test_every_operation_but_public_documents_is_no_store(app, api, admin_token):
+    """Walks the spec: new operations are covered without editing this test."""
+    from helpers import PASSWORD, bearer
+
+    with app.app_context():
+        from api.users import service
+
+        victim = service.create("victim", "correct horse battery").id
+    seen = set()
+    for method, path, operation, body in _operations(app):
+        pair = api.tokens("root")  # a fresh pair per call: logout spends its token
+        token = pair["refresh_token" if operation["operationId"] == "refresh" else "access_token"]
+        if operation["operationId"] in {"register", "login"}:
+            body = {"username": "root", "password": PASSWORD}
+        url = path.replace("{user_id}", str(victim))
+        response = api.client.open(url, method=method.upper(), headers=bearer(token), json=body)
+        seen.add((operation["operationId"], response.status_code))
+        expected = None if operation["operationId"] in PUBLIC_OPERATIONS else "no-store"
+        assert response.headers.get("Cache-Control") == expected, (method, path, response.status)
+    # the responses that carry personal data or tokens were really produced
+    for operation_id, status in [
+        ("getMe", 200),
+        ("listUsers", 200),
+        ("login", 200),
+        ("refresh", 200),
+        ("getProtected", 200),
+    ]:
+        assert (operation_id, status) in seen, sorted(seen)
+
+
+@pytest.mark.parametrize("path", ["/auth/nowhere", "/users/me", "/health"])
+def test_errors_and_health_are_no_store(client, path):
+    assert client.get(path).headers["Cache-Control"] == "no-store"
+
+
+@pytest.mark.parametrize("path", ["/openapi.json", "/docs", "/.well-known/jwks.json"])
+def test_public_documents_may_be_cached(client, path):
+    assert "no-store" not in client.get(path).headers.get("Cache-Control", "")
+
+
+def test_no_hsts_by_default(client):
+    assert "Strict-Transport-Security" not in client.get("/health").headers
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({"FLASK_HSTS_SECONDS": "63072000"}, "max-age=63072000"),
+        (
+            {"FLASK_HSTS_SECONDS": "300", "FLASK_HSTS_INCLUDE_SUBDOMAINS": "true"},
+            "max-age=300; includeSubDomains",
+        ),
+    ],
+)
+def test_hsts_from_setting(monkeypatch, config, env, expected):
+    from api import create_app
+
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    client = create_app(config).test_client()
+    for path in ("/health", "/docs", "/nowhere"):
+        assert client.get(path).headers["Strict-Transport-Security"] == expected
+
+
+@pytest.mark.parametrize("value", ["-1", '"a year"', "1.5", "true"])
+def test_bad_hsts_setting_refused_at_start(monkeypatch, config, value):
+    from api import create_app
+    from api.core.config import ConfigError
+
+    monkeypatch.setenv("FLASK_HSTS_SECONDS", value)
+    with pytest.raises(ConfigError, match="HSTS_SECONDS"):
+        create_app(config)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("X-Frame-Options", "SAMEORIGIN"),
+        ("Content-Security-Policy", "default-src 'self'"),
+        ("x-content-type-options", "nosniff"),
+    ],
+)
+def test_a_header_the_view_set_is_kept_and_not_doubled(app, name, value):
+    @app.get("/own-header")
+    def own_header():
+        return "", 204, {name: value}
+
+    headers = app.test_client().get("/own-header").headers
+    assert headers.getlist(name) == [value]
+    assert headers["Referrer-Policy"] == "no-referrer"
+    assert len(headers.getlist("X-Request-ID")) == 1

@@ -5,7 +5,7 @@ import threading
 
 import pytest
 
-from api.keys import KeyDirectory, KeyRing, public_jwk, thumbprint
+from api.tokens.keys import KeyDirectory, KeyRing, public_jwk, thumbprint
 
 
 def test_rfc7638_example_thumbprint():
@@ -88,3 +88,47 @@ def test_hs256_publishes_nothing(config):
     config.update(JWT_ALGORITHM="HS256", JWT_SECRET_KEY="s" * 40 + "-random-bytes")
     client = create_app(config).test_client()
     assert client.get("/.well-known/jwks.json").json == {"keys": []}
+
+
+def _forged_token(kid):
+    """A well-formed access token naming ``kid`` (its signature never gets checked)."""
+    import base64
+
+    def part(value):
+        return base64.urlsafe_b64encode(json.dumps(value).encode()).rstrip(b"=").decode()
+
+    header = {"alg": "EdDSA", "typ": "at+jwt", "kid": kid}
+    claims = {"exp": 4102444800, "iat": 1, "jti": "j", "sub": "1", "type": "access"}
+    return f"{part(header)}.{part(claims)}.{part('sig')}"
+
+
+def test_unknown_kids_force_at_most_one_reload_per_window(app, client, monkeypatch):
+    """Each unknown kid of the right length would make the worker re-read every key file."""
+    import secrets
+
+    from api.tokens import keys
+
+    ring = app.extensions["keyring"]
+    loads = []
+    real_load = ring.directory.load
+    monkeypatch.setattr(ring.directory, "load", lambda: loads.append(1) or real_load())
+    now = [1000.0]
+    monkeypatch.setattr(keys.time, "monotonic", lambda: now[0])
+    ring._checked = ring._loaded = now[0] - 60  # a quiet worker, long after its last look
+
+    for _ in range(50):
+        kid = secrets.token_urlsafe(32)  # 43 characters, like a real RFC 7638 kid
+        headers = {"Authorization": f"Bearer {_forged_token(kid)}"}
+        response = client.get("/protected", headers=headers)
+        assert response.status_code == 401
+    assert len(loads) == 1
+
+    # a key rotated in by another host is still found: at once after the window ...
+    new = ring.directory.rotate("EdDSA")
+    now[0] += keys.FORCED_RELOAD_SECONDS
+    assert ring.verification_key(new) is not None
+    assert len(loads) == 2
+    # ... and the window starts again
+    for _ in range(20):
+        assert ring.verification_key(secrets.token_urlsafe(32)) is None
+    assert len(loads) == 2

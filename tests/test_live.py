@@ -1,4 +1,4 @@
-"""The app under gunicorn: the production server works from a plain install."""
+"""The app under `jwt-auth-api serve`: the production server works from a plain install."""
 
 from helpers import PASSWORD
 from live import call

@@ -3,7 +3,7 @@
 from helpers import PASSWORD
 
 from api import create_app
-from api.passwords import Passwords
+from api.users.passwords import Passwords
 
 
 def test_owasp_parameters():

@@ -48,6 +48,13 @@ def test_bearer_scheme(spec):
     assert scheme["bearerFormat"] == "JWT"
 
 
+def test_oauth2_password_flow_beside_bearer(spec):
+    schemes = spec["components"]["securitySchemes"]
+    password = schemes["oauth2"]["flows"]["password"]
+    assert (schemes["oauth2"]["type"], password["tokenUrl"]) == ("oauth2", "/oauth/token")
+    assert schemes["oauthClient"] == {**schemes["oauthClient"], "type": "http", "scheme": "basic"}
+
+
 def test_no_catch_all_default_response(spec):
     for path, method, operation in operations(spec):
         assert "default" not in operation["responses"], (method, path)
@@ -62,7 +69,7 @@ def test_every_operation_has_id_summary_and_tag(spec):
 
 
 def test_protected_operations_document_bearer_and_errors(spec):
-    protected = [(p, m, o) for p, m, o in operations(spec) if o.get("security")]
+    protected = [(p, m, o) for p, m, o in operations(spec) if bearer(o)]
     assert {(p, m) for p, m, _ in protected} >= {
         ("/protected", "get"),
         ("/users/me", "get"),
@@ -70,14 +77,43 @@ def test_protected_operations_document_bearer_and_errors(spec):
         ("/auth/logout", "post"),
     }
     for path, method, operation in protected:
-        assert operation["security"] == [{"bearerAuth": []}]
+        # a refresh token comes only from a login, never from the oauth2 flow
+        alternatives = [{"bearerAuth": []}]
+        if operation["operationId"] != "refresh":
+            alternatives.append({"oauth2": []})
+        assert operation["security"] == alternatives, (method, path)
         assert "401" in operation["responses"], (method, path)
+
+
+def bearer(operation):
+    return any("bearerAuth" in requirement for requirement in operation.get("security") or ())
+
+
+def test_oauth_operations(spec):
+    """Public except introspection (client Basic); errors are RFC 6749 JSON."""
+    oauth = {(p, m): o for p, m, o in operations(spec) if p.startswith("/oauth/")}
+    assert set(oauth) == {
+        ("/oauth/token", "post"),
+        ("/oauth/revoke", "post"),
+        ("/oauth/introspect", "post"),
+    }
+    for (path, _method), operation in oauth.items():
+        expected = [{"oauthClient": []}] if path == "/oauth/introspect" else []
+        assert operation["security"] == expected, path
+        body = operation["requestBody"]["content"]
+        assert list(body) == ["application/x-www-form-urlencoded"], path
+        for status, response in operation["responses"].items():
+            if int(status) >= 400:
+                assert list(response["content"]) == ["application/json"], (path, status)
+                schema = response["content"]["application/json"]["schema"]
+                assert schema == {"$ref": "#/components/schemas/OAuthError"}, (path, status)
+    assert "401" in oauth["/oauth/introspect", "post"]["responses"]
 
 
 def test_errors_are_documented_as_problem_json(spec):
     for path, method, operation in operations(spec):
         for status, response in operation["responses"].items():
-            if int(status) < 400:
+            if int(status) < 400 or path.startswith("/oauth/"):
                 continue
             name = response["$ref"].rsplit("/", 1)[-1]
             content = spec["components"]["responses"][name]["content"]
@@ -94,7 +130,7 @@ def test_spec_is_the_same_for_every_app_instance(spec, config, tmp_path):
 
 def test_protection_and_documentation_go_together(app, spec):
     """No view is protected without the bearer doc, none documented without protection."""
-    documented = {(p, m) for p, m, o in operations(spec) if o.get("security")}
+    documented = {(p, m) for p, m, o in operations(spec) if bearer(o)}
     enforced = set()
     for rule in app.url_map.iter_rules():
         view = app.view_functions[rule.endpoint]

@@ -11,10 +11,10 @@ import pytest
 from live import together
 
 from api import create_app
-from api.extensions import db
+from api.core.extensions import db
 from api.tokens import service
 from api.tokens.redis_store import RedisTokenStore
-from api.tokens.store import FRESH, SPENT, UNKNOWN, SqlTokenStore
+from api.tokens.store import FRESH, SPENT, UNKNOWN, EpochMoved, SessionRecord, SqlTokenStore
 from api.users import service as users
 
 
@@ -53,53 +53,152 @@ def later(**delta):
     return datetime.now(UTC) + timedelta(**delta)
 
 
+def record(user_id, family="fam-1", jti="jti-1", *, epoch=0, last_used=None, **changes):
+    moment = last_used or datetime.now(UTC)
+    fields = dict(
+        id=family,
+        user_id=user_id,
+        epoch=epoch,
+        refresh_jti=jti,
+        created_at=moment,
+        last_used_at=moment,
+        expires_at=later(days=1),
+        user_agent="curl/8",
+        ip="127.0.0.1",
+    )
+    return SessionRecord(**{**fields, **changes})
+
+
+def create(store, *records, max_sessions=100):
+    for item in records:
+        store.create_session(item, max_sessions)
+    db.session.commit()
+
+
 def test_store_follows_configuration(store_app, store):
     expected = RedisTokenStore if store_app.config["REDIS_URL"] else SqlTokenStore
     assert type(store) is expected
 
 
-def test_is_revoked_checks_every_key(store):
-    store.revoke("family-a", later(hours=1))
+def test_a_token_is_valid_only_with_a_live_session_of_its_user(store, user_id):
+    assert store.is_revoked("jti-a", "fam-1", user_id)  # no session yet
+    create(store, record(user_id))
+    assert not store.is_revoked("jti-a", "fam-1", user_id)
+    assert store.is_revoked("jti-a", "fam-1", user_id + 1)  # someone else's session id
+    assert store.is_revoked("jti-a", None, user_id)  # no session claim at all
+    store.revoke("jti-a", later(hours=1))
+    store.revoke("jti-a", later(hours=1))  # idempotent
     db.session.commit()
-    assert store.is_revoked("jti-x", "family-a")
-    assert not store.is_revoked("jti-x", "family-b")
-    store.revoke("family-a", later(hours=1))  # idempotent
+    assert store.is_revoked("jti-a", "fam-1", user_id)
+    assert not store.is_revoked("jti-b", "fam-1", user_id)
+    assert store.end_session(user_id, "fam-1")
     db.session.commit()
-    assert store.is_revoked("family-a")
+    assert store.is_revoked("jti-b", "fam-1", user_id)
 
 
-def test_spend_refresh_states(store, user_id):
-    assert store.spend_refresh("never-issued") == UNKNOWN
-    store.add_refresh("jti-1", "fam-1", user_id, later(days=1))
+def test_rotate_states(store, user_id):
+    create(store, record(user_id))
+    now = datetime.now(UTC)
+    assert store.rotate("fam-x", user_id, "jti-1", "jti-2", now, later(days=1)) == UNKNOWN
+    assert store.rotate("fam-1", user_id + 1, "jti-1", "jti-2", now, later(days=1)) == UNKNOWN
+    assert store.rotate("fam-1", user_id, "jti-1", "jti-2", now, later(days=1)) == FRESH
+    assert store.rotate("fam-1", user_id, "jti-2", "jti-3", now, later(days=1)) == FRESH
     db.session.commit()
-    assert store.spend_refresh("jti-1") == FRESH
+    # an earlier refresh token of the session comes back: theft, the session ends
+    assert store.rotate("fam-1", user_id, "jti-1", "jti-9", now, later(days=1)) == SPENT
     db.session.commit()
-    assert [store.spend_refresh("jti-1") for _ in range(2)] == [SPENT, SPENT]
+    assert store.is_revoked("any", "fam-1", user_id)
+    assert store.rotate("fam-1", user_id, "jti-3", "jti-4", now, later(days=1)) == UNKNOWN
 
 
-def test_concurrent_spends_let_exactly_one_through(store_app, store, user_id):
-    store.add_refresh("jti-race", "fam-race", user_id, later(days=1))
-    db.session.commit()
+def test_concurrent_rotations_let_exactly_one_through(store_app, store, user_id):
+    create(store, record(user_id, jti="jti-race"))
 
-    def spend():
+    def rotate(n):
         with store_app.app_context():
             try:
-                return service.store().spend_refresh("jti-race")
+                return service.store().rotate(
+                    "fam-1", user_id, "jti-race", f"next-{n}", datetime.now(UTC), later(days=1)
+                )
             finally:
                 db.session.commit()
                 db.session.remove()
 
-    assert sorted(together(12, spend)) == sorted([FRESH] + [SPENT] * 11)
+    counter = iter(range(100))
+    states = together(12, lambda: rotate(next(counter)))
+    assert states.count(FRESH) == 1
+    assert set(states) <= {FRESH, SPENT, UNKNOWN}
 
 
-def test_families_of_lists_live_families(store, user_id):
-    store.add_refresh("j1", "fam-1", user_id, later(days=1))
-    store.add_refresh("j2", "fam-1", user_id, later(days=1))
-    store.add_refresh("j3", "fam-2", user_id, later(days=2))
-    store.add_refresh("j4", "fam-old", user_id, later(seconds=-5))
+def test_a_session_keeps_one_refresh_record_however_often_it_refreshes(store, user_id):
+    create(store, record(user_id, jti="j0"))
+    for n in range(300):
+        state = store.rotate(
+            "fam-1", user_id, f"j{n}", f"j{n + 1}", datetime.now(UTC), later(days=1)
+        )
+        assert state == FRESH
     db.session.commit()
-    assert sorted(store.families_of(user_id)) == ["fam-1", "fam-2"]
-    assert store.families_of(user_id + 1) == []
+    assert [s.refresh_jti for s in store.sessions_of(user_id)] == ["j300"]
+    if isinstance(store, SqlTokenStore):
+        assert store.count() == 1
+    else:
+        keys = list(store.client.scan_iter(match=store.prefix + "*"))
+        assert len(keys) == 3  # the session, the user's set of sessions, the user's epoch
+
+
+def test_sessions_per_user_are_capped_least_recently_used_first(store, user_id):
+    base = datetime.now(UTC) - timedelta(hours=1)
+    for n in range(5):
+        moment = base + timedelta(minutes=n)
+        item = record(user_id, f"fam-{n}", f"jti-{n}", last_used=moment)
+        item = SessionRecord(**{**item.__dict__, "expires_at": moment + timedelta(days=1)})
+        create(store, item, max_sessions=3)
+    assert [s.id for s in store.sessions_of(user_id)] == ["fam-4", "fam-3", "fam-2"]
+
+
+def test_sessions_of_lists_live_sessions_newest_first(store, user_id):
+    old = datetime.now(UTC) - timedelta(hours=2)
+    create(
+        store,
+        record(user_id, "fam-a", "j-a", last_used=old),
+        record(user_id, "fam-b", "j-b"),
+        record(user_id, "fam-gone", "j-g", expires_at=later(seconds=-5)),
+    )
+    listed = store.sessions_of(user_id)
+    assert [s.id for s in listed] == ["fam-b", "fam-a"]
+    assert listed[0].user_agent == "curl/8" and listed[0].ip == "127.0.0.1"
+    assert store.sessions_of(user_id + 1) == []
+
+
+def test_a_new_epoch_ends_every_session_but_the_kept_one(store, user_id):
+    create(store, record(user_id, "fam-a", "j-a"), record(user_id, "fam-b", "j-b"))
+    assert service.revoke_user(user_id, keep_family="fam-a") == 1
+    db.session.commit()
+    assert not store.is_revoked("x", "fam-a", user_id)
+    assert store.is_revoked("x", "fam-b", user_id)
+    assert [s.id for s in store.sessions_of(user_id)] == ["fam-a"]
+
+
+def test_a_session_started_under_an_old_epoch_never_works(store, user_id):
+    """A login that verified the password before a change stores its session after it."""
+    service.revoke_user(user_id)
+    db.session.commit()
+    late = record(user_id, "fam-late", "j-late", epoch=0)  # read before the change
+    try:
+        create(store, late)
+    except EpochMoved:
+        assert isinstance(store, RedisTokenStore)  # Redis refuses it outright
+    assert store.is_revoked("x", "fam-late", user_id)
+    assert store.sessions_of(user_id) == []
+
+
+def test_end_sessions_keeps_the_calling_one(store, user_id):
+    create(store, *(record(user_id, f"fam-{n}", f"j-{n}") for n in range(3)))
+    assert store.end_sessions(user_id, keep="fam-1") == 2
+    db.session.commit()
+    assert [s.id for s in store.sessions_of(user_id)] == ["fam-1"]
+    assert not store.end_session(user_id + 1, "fam-1")  # not theirs
+    assert store.end_session(user_id, "fam-1")
 
 
 @pytest.fixture
@@ -114,25 +213,30 @@ def redis_store(redis_url, config):
 def test_redis_keys_expire_with_the_token(redis_store):
     client, key = redis_store.client, redis_store._key
     redis_store.revoke("jti-ttl", later(minutes=10))
-    redis_store.add_refresh("jti-r", "fam-r", 7, later(hours=1))
+    redis_store.create_session(record(7, "fam-r", expires_at=later(hours=1)), 100)
     assert 598 <= client.ttl(key("revoked", "jti-ttl")) <= 601
-    assert 3598 <= client.ttl(key("refresh", "jti-r")) <= 3601
-    assert 3598 <= client.ttl(key("families", 7)) <= 3602
+    assert 3598 <= client.ttl(key("session", "fam-r")) <= 3601
+    assert 3598 <= client.ttl(key("sessions", 7)) <= 3602
     redis_store.revoke("jti-expired", later(seconds=-1))  # nothing to remember
     assert not client.exists(key("revoked", "jti-expired"))
 
 
-def test_redis_purge_drops_expired_families(redis_store):
+def test_redis_purge_drops_expired_sessions(redis_store):
     client, key = redis_store.client, redis_store._key
-    redis_store.add_refresh("jti-p", "fam-live", 9, later(hours=1))
-    client.zadd(key("families", 9), {"fam-gone": later(seconds=-60).timestamp()})
+    redis_store.create_session(record(9, "fam-live"), 100)
+    client.zadd(key("sessions", 9), {"fam-gone": later(seconds=-60).timestamp()})
     assert redis_store.purge() == 1
-    assert redis_store.families_of(9) == ["fam-live"]
+    assert [s.id for s in redis_store.sessions_of(9)] == ["fam-live"]
 
 
 def test_redis_keys_stay_under_the_prefix(redis_store):
     redis_store.revoke("jti-prefix", later(minutes=1))
-    redis_store.add_refresh("jti-q", "fam-q", 3, later(hours=1))
+    redis_store.create_session(record(3, "fam-q"), 100)
     prefix = redis_store.prefix
     keys = {k.decode() for k in redis_store.client.scan_iter(match=prefix + "*")}
-    assert keys == {f"{prefix}revoked:jti-prefix", f"{prefix}refresh:jti-q", f"{prefix}families:3"}
+    assert keys == {
+        f"{prefix}revoked:jti-prefix",
+        f"{prefix}session:fam-q",
+        f"{prefix}sessions:3",
+        f"{prefix}epoch:3",
+    }

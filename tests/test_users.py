@@ -11,7 +11,8 @@ def test_me(api):
     response = api.get("/users/me", pair["access_token"])
     assert response.status_code == 200
     assert response.json["username"] == "alice"
-    assert set(response.json) == {"id", "username", "roles", "created_at"}
+    assert set(response.json) == {"id", "username", "roles", "created_at", "mfa_enabled"}
+    assert response.json["mfa_enabled"] is False
 
 
 def test_me_needs_token(api):

@@ -6,7 +6,7 @@ import pytest
 from helpers import PASSWORD, Api, assert_challenge, assert_problem
 
 from api import create_app
-from api.keys import KeyDirectory
+from api.tokens.keys import KeyDirectory
 from api.tokens.verified import VerifiedTokens
 
 
@@ -22,10 +22,10 @@ def test_second_use_is_served_from_the_cache_with_the_same_claims(app, api):
     token = api.tokens()["access_token"]
     first = api.get("/users/me", token)
     assert bearer(token) in cache_of(app)
-    second = api.get("/users/me", token)  # get_jwt_identity() on a cache hit
+    second = api.get("/users/me", token)  # the claims on a cache hit
     assert first.status_code == second.status_code == 200
     assert second.json == first.json
-    assert api.get("/protected", token).json["username"] == "alice"  # get_jwt()
+    assert api.get("/protected", token).json["username"] == "alice"
 
 
 def test_cached_token_is_refused_once_revoked(app, api):
@@ -61,7 +61,7 @@ def test_cached_token_is_refused_once_expired(config):
 
 
 def test_cached_token_is_refused_once_its_key_is_retired(app, api, monkeypatch):
-    monkeypatch.setattr("api.keys.RELOAD_SECONDS", 0.0)
+    monkeypatch.setattr("api.tokens.keys.RELOAD_SECONDS", 0.0)
     token = api.tokens()["access_token"]
     assert api.get("/protected", token).status_code == 200
     directory = KeyDirectory(app.config["KEYS_DIR"])
@@ -117,14 +117,13 @@ def test_a_route_cannot_change_what_the_cache_holds(app, api):
     token = api.tokens()["access_token"]
     api.get("/protected", token)
     _header, claims, _key = cache_of(app)._entries[bearer(token)]
-    from flask_jwt_extended import get_jwt
+    from api.tokens.verified import claims as current
+    from api.tokens.verified import verify_request
 
     with app.test_request_context(headers={"Authorization": bearer(token)}):
-        from api.tokens.verified import verify_request
-
         verify_request(cache_of(app))
-        get_jwt()["roles"].append("admin")
-        get_jwt()["sub"] = "0"
+        current()["roles"].append("admin")
+        current()["sub"] = "0"
     assert cache_of(app)._entries[bearer(token)][1] == claims
     assert claims["roles"] == ["user"]
 
@@ -153,3 +152,70 @@ def test_unknown_key_is_never_cached():
     cache = VerifiedTokens(4)
     cache.put("t", {"kid": "k"}, {"exp": 0}, None)
     assert len(cache) == 0
+
+
+def _signed(app, token, **changes):
+    """``token`` re-signed with the server's own key, its claims changed (None: removed)."""
+    import jwt
+
+    from api.tokens import signing
+
+    header = jwt.get_unverified_header(token)
+    claims = jwt.decode(token, options={"verify_signature": False})
+    for name, value in changes.items():
+        if value is None:
+            claims.pop(name, None)
+        else:
+            claims[name] = value
+    with app.app_context():
+        key = signing.ring().signing_key()
+    return jwt.encode(claims, key.private, algorithm=key.algorithm, headers=header)
+
+
+@pytest.mark.parametrize("claim", ["exp", "iat", "jti", "sub", "type", "iss", "aud"])
+def test_required_claims_are_required_even_when_signed_by_our_key(app, api, claim):
+    token = api.tokens()["access_token"]
+    body = assert_challenge(api.get("/protected", _signed(app, token, **{claim: None})))
+    assert claim in body["detail"]
+
+
+@pytest.mark.parametrize("typ", [None, "JWT"])
+def test_access_token_without_at_jwt_typ_is_refused(app, api, typ):
+    import jwt
+
+    from api.tokens import signing
+
+    token = api.tokens()["access_token"]
+    claims = jwt.decode(token, options={"verify_signature": False})
+    header = {"kid": jwt.get_unverified_header(token)["kid"], **({"typ": typ} if typ else {})}
+    with app.app_context():
+        key = signing.ring().signing_key()
+    forged = jwt.encode(claims, key.private, algorithm=key.algorithm, headers=header)
+    assert_challenge(api.get("/protected", forged))
+
+
+@pytest.mark.parametrize(
+    ("value", "status", "token_given"),
+    [
+        ("Basic YWxpY2U6cHc=, Bearer {token}", 200, None),
+        ("Bearer {token},", 200, None),
+        ("Bearer {token} extra", 401, True),
+        ("Bearer {token}, Bearer {token}", 401, False),
+        ("Bearer", 401, True),
+        ("Basic YWxpY2U6cHc=", 401, False),
+    ],
+)
+def test_authorization_header_forms(app, api, value, status, token_given):
+    token = api.tokens()["access_token"]
+    response = api.client.get("/protected", headers={"Authorization": value.format(token=token)})
+    if status == 200:
+        assert response.status_code == 200
+    else:
+        assert_challenge(response, token_given=token_given)
+
+
+def test_claims_outside_a_protected_view_is_an_error(app):
+    from api.tokens.verified import claims
+
+    with app.test_request_context(), pytest.raises(RuntimeError):
+        claims()

@@ -7,7 +7,7 @@ import sys
 from contextlib import contextmanager
 from pathlib import Path
 
-import pytest
+from helpers import missing_tool
 from live import ROOT, _wait_ready, free_port
 
 ARTIFACTS = ROOT / "artifacts"
@@ -35,14 +35,23 @@ def artefact(*parts):
     return path
 
 
-def chromium_path():
-    """Debian's chromium (``CHROMIUM_PATH`` overrides); Playwright never downloads one."""
+def chromium_path(playwright=None):
+    """The Chromium the browser tests drive.
+
+    ``CHROMIUM_PATH``, else Debian's ``chromium``, else the browser Playwright manages
+    (``playwright install chromium``); the tests never download one. None found: a
+    skip locally, a failure in CI (``.ci/run`` installs Debian's chromium).
+    """
     for candidate in (os.environ.get("CHROMIUM_PATH"), "chromium", "chromium-browser"):
         found = candidate and shutil.which(candidate)
         if found:
             return found
-    pytest.fail(
-        "no chromium found: install Debian's `chromium` (.ci/run does) or set CHROMIUM_PATH"
+    managed = playwright.chromium.executable_path if playwright is not None else None
+    if managed and Path(managed).is_file():
+        return managed
+    missing_tool(
+        "no Chromium: install Debian's `chromium`, set CHROMIUM_PATH, "
+        "or run `playwright install chromium`"
     )
 
 
@@ -62,7 +71,7 @@ def generate_sdk(destination):
 
 
 @contextmanager
-def resource_server(auth_api_url, log_dir):
+def resource_server(auth_api_url, log_dir, env=None):
     """examples/resource_server.py under gunicorn (1 worker); yield its base URL."""
     port = free_port()
     command = [
@@ -74,7 +83,7 @@ def resource_server(auth_api_url, log_dir):
         "--graceful-timeout", "5",
     ]  # fmt: skip
     log = Path(log_dir) / f"resource-server-{port}.log"
-    env = {**os.environ, "AUTH_API_URL": auth_api_url}
+    env = {**os.environ, "AUTH_API_URL": auth_api_url, **(env or {})}
     with open(log, "wb") as output:
         process = subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.STDOUT)
         base = f"http://127.0.0.1:{port}"

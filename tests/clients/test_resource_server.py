@@ -1,5 +1,8 @@
-"""examples/resource_server.py trusts our tokens through the JWKS alone, across a key rotation."""
+"""examples/resource_server.py in both modes: our tokens through the JWKS alone (across a key
+rotation; a logout goes unseen), or through introspection (a logout is seen within the cache
+lifetime)."""
 
+import json
 import os
 import re
 import subprocess
@@ -12,9 +15,9 @@ import pytest
 from clientkit import resource_server
 from cryptography.hazmat.primitives.asymmetric import ed25519
 from helpers import PASSWORD
-from live import ROOT, call, gunicorn
+from live import ROOT, call, gunicorn, server
 
-from api.keys import KeyDirectory
+from api.tokens.keys import KeyDirectory
 
 pytestmark = pytest.mark.live
 
@@ -155,3 +158,79 @@ def wait_for(probe, seconds=15):
             return result
         time.sleep(0.25)
     pytest.fail(f"not reached within {seconds}s")
+
+
+# --- introspection mode ----------------------------------------------------------------
+
+CACHE_SECONDS = 2
+
+
+@pytest.fixture(scope="module")
+def introspecting(tmp_path_factory):
+    """(auth API, a resource server in introspection mode, the client's credentials)."""
+    folder = tmp_path_factory.mktemp("introspection")
+    with server(folder / "instance") as api:
+        created = subprocess.run(
+            [sys.executable, "-m", "flask", "--app", "api", "clients", "create", "resource"],
+            cwd=ROOT, env={**os.environ, **api.env}, capture_output=True, text=True,
+            timeout=60, check=True,
+        )  # fmt: skip
+        credentials = json.loads(created.stdout)
+        env = {
+            "INTROSPECTION_CLIENT_ID": credentials["client_id"],
+            "INTROSPECTION_CLIENT_SECRET": credentials["client_secret"],
+            "INTROSPECTION_CACHE_SECONDS": str(CACHE_SECONDS),
+        }
+        with resource_server(api.base, folder, env=env) as resource:
+            status, _, _ = call(
+                api.base, "POST", "/auth/register", {"username": "carol", "password": PASSWORD}
+            )
+            assert status == 201
+            assert call(resource, "GET", "/health")[2]["mode"] == "introspection"
+            yield api.base, resource, credentials
+
+
+def test_introspection_mode_accepts_an_active_token(introspecting):
+    api, resource, _ = introspecting
+    status, _, body = call(resource, "GET", "/resource", token=login(api)["access_token"])
+    assert (status, body["username"], body["sub"]) == (200, "carol", "1")
+
+
+@pytest.mark.parametrize("case", ["refresh token", "garbage", "logged out"])
+def test_introspection_mode_rejects(introspecting, case):
+    api, resource, _ = introspecting
+    pair = login(api)
+    value = pair["refresh_token"] if case == "refresh token" else pair["access_token"]
+    if case == "garbage":
+        value = "not-a-jwt"
+    if case == "logged out":  # never seen by the resource server: nothing cached
+        assert call(api, "POST", "/auth/logout", token=value)[0] == 204
+    status, _, problem = call(resource, "GET", "/resource", token=value)
+    assert (status, problem["detail"]) == (401, "token is not active")
+
+
+def test_introspection_mode_honours_a_logout_within_its_cache_lifetime(introspecting):
+    """Unlike JWKS mode: a logged-out token stops working within the cache lifetime."""
+    api, resource, _ = introspecting
+    access = login(api)["access_token"]
+    assert call(resource, "GET", "/resource", token=access)[0] == 200  # cached as active
+    assert call(api, "POST", "/auth/logout", token=access)[0] == 204
+    logged_out = time.monotonic()
+    refused = wait_for(
+        lambda: call(resource, "GET", "/resource", token=access)[0] == 401 or None,
+        seconds=CACHE_SECONDS + 5,
+    )
+    elapsed = time.monotonic() - logged_out
+    assert refused and elapsed <= CACHE_SECONDS + 1, elapsed
+    print(f"logout honoured by the resource server after {elapsed:.2f}s (cache {CACHE_SECONDS}s)")
+
+
+def test_introspection_mode_with_wrong_client_credentials(introspecting, tmp_path):
+    api, _, credentials = introspecting
+    env = {
+        "INTROSPECTION_CLIENT_ID": credentials["client_id"],
+        "INTROSPECTION_CLIENT_SECRET": "wrong-" + credentials["client_secret"],
+    }
+    with resource_server(api, tmp_path, env=env) as resource:
+        status, _, problem = call(resource, "GET", "/resource", token=login(api)["access_token"])
+    assert (status, problem["detail"]) == (401, "introspection refused (401)")

@@ -19,9 +19,10 @@ TIMEOUT = 15_000  # ms for the UI to show a response
 class SwaggerUI:
     """The /docs page, operated through its visible controls."""
 
-    def __init__(self, page, base):
+    def __init__(self, page, base, prefix=""):
         self.page = page
         self.base = base
+        self.prefix = prefix  # screenshot names: <prefix><n>-<name>.png
         self.shots = []
 
     def open(self, reload=False):
@@ -65,16 +66,17 @@ class SwaggerUI:
         """Paste a token into the bearerAuth scheme of the "Authorize" dialog."""
         self.page.locator(".scheme-container").get_by_role("button", name="Authorize").click()
         dialog = self.page.locator(".modal-ux")
-        expect(dialog.get_by_text("bearerAuth")).to_be_visible()
-        dialog.get_by_role("textbox").fill(token)
-        dialog.get_by_role("button", name="Apply credentials").click()
-        expect(dialog.get_by_text("Authorized", exact=True)).to_be_visible()
+        section = dialog.locator(".auth-container").filter(has_text="bearerAuth")
+        expect(section).to_be_visible()
+        section.get_by_role("textbox").fill(token)
+        section.get_by_role("button", name="Apply credentials").click()
+        expect(section.get_by_text("Authorized", exact=True)).to_be_visible()
         self.shot("authorized")
-        dialog.get_by_role("button", name="Close", exact=True).click()
+        section.get_by_role("button", name="Close", exact=True).click()
         expect(dialog).to_be_hidden()
 
     def shot(self, name):
-        path = artefact("swagger-ui", f"{len(self.shots) + 1:02d}-{name}.png")
+        path = artefact("swagger-ui", f"{self.prefix}{len(self.shots) + 1:02d}-{name}.png")
         self.page.screenshot(path=str(path), full_page=False)
         self.shots.append(path.name)
         print("screenshot:", path)
@@ -137,3 +139,89 @@ def test_swagger_ui_login_authorize_protected_logout(live_server, browser):
     assert not csp_errors
     print("requests:", len(requests), "all to", host)
     print("screenshots:", ", ".join(ui.shots))
+
+
+def test_swagger_ui_two_factor_login(live_server, browser):
+    """Login answers an mfa_token; /auth/mfa with a code gives the pair; Authorize; 200."""
+    import time
+
+    import pyotp
+
+    username = "swagger_mfa"
+    login = {"username": username, "password": PASSWORD}
+    assert call(live_server, "POST", "/auth/register", login)[0] == 201
+    token = call(live_server, "POST", "/auth/login", login)[2]["access_token"]
+    secret = call(live_server, "POST", "/users/me/mfa/totp", {"password": PASSWORD}, token)[2][
+        "secret"
+    ]
+    totp, step = pyotp.TOTP(secret), int(time.time() // 30)
+    confirmed = call(
+        live_server, "POST", "/users/me/mfa/totp/confirm", {"code": totp.generate_otp(step)}, token
+    )
+    assert confirmed[0] == 200
+
+    context = browser.new_context(viewport={"width": 1280, "height": 1000})
+    ui = SwaggerUI(context.new_page(), live_server, prefix="mfa-")
+    try:
+        ui.open()
+        status, text = ui.execute("auth", "login", login)
+        challenge = json.loads(text)
+        assert (status, challenge["mfa_required"]) == (200, True), text
+        ui.shot("login-mfa-required")
+
+        # the next step's code: the confirming one is spent (one step of skew is allowed)
+        body = {"mfa_token": challenge["mfa_token"], "code": totp.generate_otp(step + 1)}
+        status, text = ui.execute("auth", "verifyMfa", body)
+        assert status == 200, text
+        pair = json.loads(text)
+        ui.shot("mfa-200")
+
+        ui.authorize(pair["access_token"])
+        status, text = ui.execute("protected", "getProtected")
+        assert (status, json.loads(text)["username"]) == (200, username)
+        ui.shot("mfa-protected-200")
+    finally:
+        context.close()
+
+
+def test_swagger_ui_authorize_with_password_flow(live_server, browser):
+    """The oauth2 password flow: Authorize with username and password, then GET /protected."""
+    username = "swagger_oauth"
+    assert (
+        call(live_server, "POST", "/auth/register", {"username": username, "password": PASSWORD})[0]
+        == 201
+    )
+    context = browser.new_context(viewport={"width": 1280, "height": 1000})
+    token_requests = []
+    context.on(
+        "request",
+        lambda request: request.url.endswith("/oauth/token") and token_requests.append(request),
+    )
+    page = context.new_page()
+    ui = SwaggerUI(page, live_server)
+    try:
+        ui.open()
+        page.locator(".scheme-container").get_by_role("button", name="Authorize").click()
+        dialog = page.locator(".modal-ux")
+        section = dialog.locator(".auth-container").filter(has_text="oauth2")
+        expect(section.get_by_text("Flow:")).to_be_visible()
+        section.locator("#oauth_username").fill(username)
+        section.locator("#oauth_password").fill(PASSWORD)
+        ui.shot("oauth2-credentials")
+        section.get_by_role("button", name="Apply given OAuth2 credentials").click()
+        expect(section.get_by_role("button", name="Remove authorization")).to_be_visible(
+            timeout=TIMEOUT
+        )
+        ui.shot("oauth2-authorized")
+        section.get_by_role("button", name="Close", exact=True).click()
+        expect(dialog).to_be_hidden()
+
+        status, text = ui.execute("protected", "getProtected")
+        assert (status, json.loads(text)["username"]) == (200, username)
+        ui.shot("oauth2-protected-200")
+    finally:
+        context.close()
+    (sent,) = token_requests
+    assert sent.method == "POST"
+    assert sent.headers["content-type"].startswith("application/x-www-form-urlencoded")
+    assert "grant_type=password" in sent.post_data
