@@ -158,3 +158,67 @@ def test_a_header_the_view_set_is_kept_and_not_doubled(app, name, value):
     assert headers.getlist(name) == [value]
     assert headers["Referrer-Policy"] == "no-referrer"
     assert len(headers.getlist("X-Request-ID")) == 1
+
+
+def _through_middleware(view_headers, path="/x", request_id=None):
+    """Call SecureHeaders around a WSGI app answering with ``view_headers``."""
+    from api.core.headers import SecureHeaders
+
+    def view(environ, start_response):
+        start_response("200 OK", list(view_headers))
+        return [b"{}"]
+
+    seen = {}
+
+    def start_response(status, headers, exc_info=None):
+        seen["headers"] = headers
+
+    middleware = SecureHeaders(
+        view, docs_path="/docs", cacheable=("/openapi.json",), hsts="max-age=60"
+    )
+    environ = {"PATH_INFO": path, "REQUEST_METHOD": "GET"}
+    if request_id is not None:
+        environ["HTTP_X_REQUEST_ID"] = request_id
+    middleware(environ, start_response)
+    return seen["headers"]
+
+
+def test_middleware_replaces_forced_headers_and_keeps_the_views_own():
+    view = [
+        ("Content-Type", "application/json"),
+        ("cache-control", "max-age=600"),
+        ("X-Request-ID", "from-the-view"),
+        ("Content-Security-Policy", "default-src 'self'"),
+        ("X-Frame-Options", "SAMEORIGIN"),
+    ]
+    headers = _through_middleware(view, request_id="abc-1")
+    names = [name.lower() for name, _ in headers]
+    assert len(names) == len(set(names)), headers  # each header once
+    got = {name.lower(): value for name, value in headers}
+    assert got["cache-control"] == "no-store" and got["x-request-id"] == "abc-1"
+    assert got["strict-transport-security"] == "max-age=60"
+    # set by the view: kept
+    assert got["content-security-policy"] == "default-src 'self'"
+    assert got["x-frame-options"] == "SAMEORIGIN"
+    assert got["x-content-type-options"] == "nosniff"
+
+
+@pytest.mark.parametrize(
+    ("path", "cache_control", "csp_start"),
+    [
+        ("/openapi.json", None, "default-src 'none'; frame-ancestors"),
+        ("//openapi.json", None, "default-src 'none'; frame-ancestors"),
+        ("/docs", "no-store", "default-src 'none'; script-src 'self'"),
+        ("/users/me", "no-store", "default-src 'none'; frame-ancestors"),
+    ],
+)
+def test_middleware_by_path(path, cache_control, csp_start):
+    got = dict(_through_middleware([("Content-Type", "text/html")], path=path))
+    assert got.get("Cache-Control") == cache_control
+    assert got["Content-Security-Policy"].startswith(csp_start)
+
+
+@pytest.mark.parametrize("given", ["abc\n", "a" * 65, "", "é", "a b"])
+def test_malformed_request_ids_are_replaced(given):
+    got = dict(_through_middleware([], request_id=given))
+    assert got["X-Request-ID"] != given and len(got["X-Request-ID"]) == 32

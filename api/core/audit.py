@@ -14,9 +14,10 @@ import json
 import logging
 from typing import Any
 
-from flask import current_app, g, has_request_context, request
+from flask import current_app, has_request_context, request
 
 from . import metrics
+from .headers import request_id
 
 logger = logging.getLogger("api.audit")
 logger.setLevel(logging.INFO)
@@ -27,7 +28,7 @@ def event(name: str, *, user_id: int | None = None, **fields: Any) -> None:
     record = {"event": name, "user_id": user_id, **fields}
     if has_request_context():
         record["client"] = request.remote_addr
-        record["request_id"] = g.get("request_id")
+        record["request_id"] = request_id()
     logger.info(json.dumps(record, sort_keys=True), extra={"audit": record})
     metrics.count_event(name)
 

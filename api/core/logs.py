@@ -28,7 +28,9 @@ import time
 from collections import deque
 from typing import Any, TextIO
 
-from flask import g, has_request_context
+from flask import has_request_context
+
+from .headers import request_id
 
 ACCESS = "api.access"
 _RESERVED = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
@@ -123,7 +125,7 @@ class JsonFormatter(logging.Formatter):
                 if key not in _RESERVED and not key.startswith("_"):
                     entry.setdefault(key, value)
         if "request_id" not in entry and has_request_context():
-            entry["request_id"] = g.get("request_id")
+            entry["request_id"] = request_id()
         entry["pid"] = record.process
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)

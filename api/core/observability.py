@@ -23,6 +23,7 @@ from time import perf_counter
 from flask import Flask, Response, current_app, g, request
 
 from . import errors, logs, metrics
+from .headers import request_id
 from .logs import access_logger, safe_path
 
 UNMATCHED = "unmatched"
@@ -60,7 +61,7 @@ def _finished(response: Response) -> Response:
                 "duration_ms": round(seconds * 1000, 3),
                 "bytes": response.content_length,
                 "client": request.remote_addr,
-                "request_id": g.get("request_id"),
+                "request_id": request_id(),
             },
         )
     return response
