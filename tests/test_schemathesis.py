@@ -291,5 +291,9 @@ def test_stateful_workflows():
         assert any(seen[0] == operation_id for seen in SEEN), sorted(SEEN.items())
     print("MFA calls:", {key: n for key, n in sorted(SEEN.items()) if "Totp" in key[0]
                          or key[0] in ("verifyMfa", "regenerateRecoveryCodes")})  # fmt: skip
-    # the token endpoint and session deletion are in the stateful phase too
-    assert {"requestToken", "deleteMySession"} <= {operation for operation, _, _ in SEEN}
+    # the token endpoint and session deletion are in the stateful phase too (which
+    # deletion, one session by its listed id or all the others, is up to the random
+    # walk: timing-dependent answers such as rate limits change the path it takes)
+    called = {operation for operation, _, _ in SEEN}
+    assert "requestToken" in called, sorted(called)
+    assert called & {"deleteMySession", "deleteMyOtherSessions"}, sorted(called)
