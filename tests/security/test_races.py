@@ -1,6 +1,7 @@
 """Sessions cannot outlive a password change or a deletion, whatever the timing.
 
-A real gunicorn with 2 workers, on the SQL and on the Redis token store. Each
+A real server with 2 workers (granian, the default of ``serve``, and gunicorn sync,
+as the attack that found the race used), on the SQL and on the Redis token store. Each
 round starts logins with the old password at staggered moments around a
 password change (or an admin's deletion of the user) on the other worker;
 afterwards no token any of those logins got may still work, and nothing
@@ -31,19 +32,29 @@ LOGINS_PER_ROUND = 3
 OLD, NEW = "old password 123", "new password 456"
 
 
-@pytest.fixture(scope="module", params=["sql", "redis"])
+@pytest.fixture(
+    scope="module",
+    params=[
+        ("sql", "granian"),
+        ("redis", "granian"),
+        ("sql", "gunicorn-sync"),
+        ("redis", "gunicorn-sync"),
+    ],
+    ids="-".join,
+)
 def racing(request, tmp_path_factory):
     """A 2-worker server on one token store, and an admin's access token."""
+    store, server_kind = request.param
     with ExitStack() as stack:
-        env = {"REDIS_URL": ""}
+        env = {"REDIS_URL": "", "SERVER": server_kind}
         if backends.on_postgres():
             env["DATABASE_URL"] = stack.enter_context(backends.postgres_schema(tag="race"))
-        if request.param == "redis":
+        if store == "redis":
             env["REDIS_URL"] = request.getfixturevalue("redis_url")
             env["FLASK_REDIS_KEY_PREFIX"] = prefix = backends.redis_prefix("race")
             client = stack.enter_context(redis.Redis.from_url(env["REDIS_URL"]))
             stack.callback(backends.delete_prefixed, prefix, client)
-        instance = tmp_path_factory.mktemp(f"race-{request.param}") / "instance"
+        instance = tmp_path_factory.mktemp(f"race-{store}-{server_kind}") / "instance"
         running = stack.enter_context(server(instance, workers=2, env=env))
         made = subprocess.run(
             [sys.executable, "-m", "flask", "--app", "api", "users", "create", "root", "--admin"],
