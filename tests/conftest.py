@@ -15,6 +15,11 @@ from helpers import PASSWORD, Api, close_app, missing_tool
 from api import create_app
 
 
+def pytest_runtest_setup(item):
+    if item.get_closest_marker("redis_server") and not backends.have_redis_server():
+        missing_tool("needs the redis-server binary")
+
+
 @pytest.fixture(scope="session")
 def database_url():
     """The session's PostgreSQL schema URL, or None on the SQLite default."""

@@ -60,9 +60,9 @@ def settled(running, method, path, token, timeout=10.0):
 
 
 def test_sentinel_failover_under_traffic(tmp_path, sentinel_group):
-    # Rate limits stay off here: a Redis error while Flask-Limiter writes its headers
-    # (after the request) is still a 500 on main; their Sentinel set-up is tested in
-    # tests/test_redisdb.py.
+    # Rate limits stay off here: this test counts sessions and their revocations. A
+    # limiter storage error is a 503 like any other Redis error (tests/test_faults.py),
+    # and the limiter's Sentinel set-up is tested in tests/test_redisdb.py.
     env = {"REDIS_URL": sentinel_group.url}
     with server(tmp_path / "instance", workers=2, env=env) as running:
         base = running.base

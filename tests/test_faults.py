@@ -18,9 +18,7 @@ from sqlalchemy.engine import make_url
 
 from api import create_app
 
-needs_redis_server = pytest.mark.skipif(
-    not backends.have_redis_server(), reason="needs the redis-server binary"
-)
+needs_redis_server = pytest.mark.redis_server
 CLOSED_PORT = 9  # discard: nothing listens on it here
 
 

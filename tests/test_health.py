@@ -31,7 +31,7 @@ def test_unreachable_database_gives_503(config, path):
     assert client.get("/livez").status_code == 200  # liveness asks no backend
 
 
-@pytest.mark.skipif(not backends.have_redis_server(), reason="needs the redis-server binary")
+@pytest.mark.redis_server
 def test_public_routes_answer_while_redis_is_down(config, tmp_path):
     """Rate limits and token state on a private Redis, which is stopped."""
     with backends.RedisServer(tmp_path / "redis", persist=False) as redis_server:

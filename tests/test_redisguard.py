@@ -10,9 +10,7 @@ from helpers import Api, assert_problem
 from api import create_app
 from api.core.config import ConfigError
 
-pytestmark = pytest.mark.skipif(
-    not backends.have_redis_server(), reason="needs the redis-server binary"
-)
+pytestmark = pytest.mark.redis_server
 
 
 @pytest.fixture(scope="module")

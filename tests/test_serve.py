@@ -137,7 +137,7 @@ def test_a_killed_worker_is_replaced(tmp_path, server_name):
         assert set(together(8, _attempt, running.base, "/livez")) == {200}
 
 
-@pytest.mark.skipif(not backends.have_redis_server(), reason="needs the redis-server binary")
+@pytest.mark.redis_server
 @pytest.mark.parametrize("server_name", [settings.GRANIAN, settings.GUNICORN_GTHREAD])
 def test_a_request_stuck_on_a_hung_backend_is_bounded(tmp_path, server_name):
     """Redis frozen and a 60 s socket timeout: REQUEST_TIMEOUT (2 s) ends the request."""
