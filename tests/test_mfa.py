@@ -320,6 +320,23 @@ def test_second_step_answers_a_fresh_pair(api, app, enabled, clock, factor):
     )
 
 
+def test_second_steps_are_audited(api, enabled, clock, caplog):
+    caplog.set_level(logging.INFO, logger="api.audit")
+    by_code = second_step(
+        api, api.login().json["mfa_token"], code=code_at(enabled["secret"], clock.now)
+    )
+    by_recovery = second_step(api, api.login().json["mfa_token"], recovery_code=enabled["codes"][0])
+    assert by_code.status_code == by_recovery.status_code == 200
+    records = [json.loads(r.getMessage()) for r in caplog.records if r.name == "api.audit"]
+    steps = [(r["event"], r.get("method"), r.get("remaining")) for r in records
+             if r["event"] in ("mfa.verified", "mfa.recovery_code_used")]  # fmt: skip
+    assert steps == [
+        ("mfa.verified", "totp", None),
+        ("mfa.recovery_code_used", None, len(enabled["codes"]) - 1),
+        ("mfa.verified", "recovery_code", None),
+    ]
+
+
 def test_a_recovery_code_works_once(api, enabled):
     code = enabled["codes"][0]
     assert second_step(api, api.login().json["mfa_token"], recovery_code=code).status_code == 200
