@@ -185,16 +185,28 @@ def _is_worker(pid):
 
 
 def _cpu_seconds(pid):
-    """Scheduler CPU time of every thread of ``pid`` (ns precision), else /proc/pid/stat."""
-    total = 0
+    """Scheduler CPU time of every thread of ``pid`` (ns precision), else /proc/pid/stat.
+
+    A thread that ends between listing and reading is skipped (only its own time is
+    lost); a process that is gone counts 0.
+    """
     try:
-        for task in Path(f"/proc/{pid}/task").iterdir():
-            total += int((task / "schedstat").read_text().split()[0])
-        return total / 1e9
+        tasks = list(Path(f"/proc/{pid}/task").iterdir())
     except (FileNotFoundError, ProcessLookupError):
         return 0.0
+    total = 0
+    try:
+        for task in tasks:
+            try:
+                total += int((task / "schedstat").read_text().split()[0])
+            except (FileNotFoundError, ProcessLookupError):
+                continue  # the thread ended
+        return total / 1e9
     except OSError:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError):
+            return 0.0
         return (int(fields[11]) + int(fields[12])) / TICKS
 
 

@@ -60,3 +60,20 @@ def test_report_names_unmet_targets_for_the_default_server():
     assert "70 MB (≤ 75: met)" in text
     assert "| **granian** (default) |" in text and "| gunicorn-sync |" in text
     assert "not in 60 s" in text
+
+
+def test_cpu_of_a_process_survives_a_thread_ending(tmp_path, monkeypatch):
+    """A thread gone between listing and reading loses its own time, not the process's."""
+    from pathlib import Path
+
+    from bench import server
+
+    tasks = tmp_path / "proc" / "42" / "task"
+    (tasks / "1").mkdir(parents=True)
+    (tasks / "1" / "schedstat").write_text("2500000000 10 3\n")
+    (tasks / "2").mkdir()  # ended: its files are gone
+    monkeypatch.setattr(
+        server, "Path", lambda name: Path(str(name).replace("/proc", str(tmp_path / "proc")))
+    )
+    assert server._cpu_seconds(42) == 2.5
+    assert server._cpu_seconds(43) == 0.0  # no such process
