@@ -341,6 +341,28 @@ def test_introspection_is_rate_limited_per_client(config):
     assert_oauth_error(introspect(client, (first, first_secret), "x"), 429, "invalid_request")
 
 
+def test_introspection_limit_is_not_spent_from_another_address(config):
+    """A client id is not a secret: calls claiming it from elsewhere spend their own budget."""
+    config.update(RATELIMIT_ENABLED=True, RATELIMIT_INTROSPECT="2 per minute")
+    app = create_app(config)
+    with app.app_context():
+        made, secret = clients.create("billing")
+        client_id = made.client_id
+    client = app.test_client()
+    elsewhere = {"REMOTE_ADDR": "203.0.113.9"}
+    attempts = [
+        client.post(
+            "/oauth/introspect",
+            data={"token": "x"},
+            headers=basic(client_id, "guess"),
+            environ_overrides=elsewhere,
+        ).status_code
+        for _ in range(3)
+    ]
+    assert attempts == [401, 401, 429]
+    assert introspect(client, (client_id, secret), "x").status_code == 200
+
+
 def test_deleted_client_is_refused(app, client, client_credentials):
     with app.app_context():
         clients.remove(client_credentials[0])

@@ -147,11 +147,16 @@ def _basic_credentials() -> tuple[str, str] | None:
 
 
 def _client_key() -> str:
-    """Rate-limit key of introspection: the client id it claims (else the address)."""
+    """Rate-limit key of introspection: the client id it claims and the caller's address.
+
+    The id alone would let anyone who knows it (ids are not secret) spend a resource
+    server's budget from elsewhere; with the address, a caller spends only its own.
+    """
     credentials = _basic_credentials()
+    address = get_remote_address()
     if credentials is None:
-        return "oauth-ip:" + get_remote_address()
-    return "oauth-client:" + credentials[0][:64]
+        return "oauth-ip:" + address
+    return f"oauth-client:{credentials[0][:64]}@{address}"
 
 
 def _client() -> tokens.Client:
