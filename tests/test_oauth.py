@@ -270,7 +270,17 @@ def test_introspect_active_access_token(api, client, client_credentials):
 
 
 @pytest.mark.parametrize(
-    "which", ["logged out", "revoked", "refresh token", "garbage", "expired", "deleted user"]
+    "which",
+    [
+        "logged out",
+        "revoked",
+        "refresh token",
+        "garbage",
+        "expired",
+        "deleted user",
+        "unknown kid",
+        "known kid, other key",
+    ],
 )
 def test_introspect_inactive(api, client, client_credentials, admin_token, config, which):
     pair = api.tokens()
@@ -287,9 +297,32 @@ def test_introspect_inactive(api, client, client_credentials, admin_token, confi
         value = _expired_access_token(config)
     elif which == "deleted user":
         assert client.delete("/users/2", headers=bearer(admin_token)).status_code == 204
+    elif which in ("unknown kid", "known kid, other key"):
+        value = _signed_elsewhere(config, value, keep_kid=which.startswith("known"))
     response = introspect(client, client_credentials, value)
     assert response.status_code == 200
     assert response.json == {"active": False}
+
+
+def _signed_elsewhere(config, token, *, keep_kid):
+    """The same claims, signed by another instance's key (its own kid, or the real one)."""
+    import jwt
+    from flask_jwt_extended import create_access_token
+
+    from api.tokens import signing
+
+    claims = jwt.decode(token, options={"verify_signature": False})
+    kid = jwt.get_unverified_header(token)["kid"]
+    other = create_app({**config, "INSTANCE_PATH": config["INSTANCE_PATH"] + "-other"})
+    with other.test_request_context():
+        key = signing.signing_key()
+        assert key.kid != kid
+        extra = {name: claims[name] for name in ("fam", "preferred_username", "roles")}
+        return create_access_token(
+            claims["sub"],
+            additional_claims=extra,
+            additional_headers={"kid": kid if keep_kid else key.kid, "typ": "at+jwt"},
+        )
 
 
 def _expired_access_token(config):
