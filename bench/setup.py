@@ -28,12 +28,24 @@ LIMITS = {
 class Target:
     """One running server plus the tokens a benchmark presents to it."""
 
-    def __init__(self, name, server, token, store=None, app=None):
+    def __init__(self, name, server, token, store=None, app=None, redis_keys=None):
         self.name = name
         self.server = server
         self.token = token
         self.store = store
         self.app = app
+        self.redis_keys = redis_keys  # (url, prefix) of this target's keys in a shared Redis
+
+    def stop(self):
+        """Stop the server and delete the keys it left in Redis."""
+        self.server.stop()
+        if self.redis_keys:
+            import redis
+
+            url, prefix = self.redis_keys
+            with redis.Redis.from_url(url) as client:
+                for key in client.scan_iter(match=prefix + "*", count=500):
+                    client.delete(key)
 
     def fresh_tokens(self, count):
         """``count`` never-seen access tokens, shaped like the ones login issues.
@@ -84,9 +96,12 @@ def api_target(name, workdir, *, kind, database_url=None, redis_url=None):
     if database_url:
         config["SQLALCHEMY_DATABASE_URI"] = database_url
         env["DATABASE_URL"] = database_url
+    redis_keys = None
     if redis_url:
-        config["REDIS_URL"] = redis_url
-        env["REDIS_URL"] = redis_url
+        prefix = f"bench-{secrets.token_hex(4)}:"  # this run's own keys, deleted by stop()
+        config.update(REDIS_URL=redis_url, REDIS_KEY_PREFIX=prefix)
+        env.update(REDIS_URL=redis_url, FLASK_REDIS_KEY_PREFIX=prefix)
+        redis_keys = (redis_url, prefix)
     saved = {name: os.environ.pop(name) for name in _BACKEND_VARIABLES if name in os.environ}
     try:
         app = create_app(config)
@@ -101,7 +116,7 @@ def api_target(name, workdir, *, kind, database_url=None, redis_url=None):
     finally:
         os.environ.update(saved)
     token = login(server.base)
-    return Target(name, server, token, store=store, app=app)
+    return Target(name, server, token, store=store, app=app, redis_keys=redis_keys)
 
 
 def seed_target(workdir, *, kind, name=None):

@@ -133,9 +133,9 @@ def run_server(workdir, kind, reference, options):
             log(f"{kind}: workers SIGKILLed")
             result["kill"] = faults.kill_workers(ours)
     finally:
-        ours.server.stop()
+        ours.stop()
         for target in extra:
-            target.server.stop()
+            target.stop()
     if options.faults:
         log(f"{kind}: hung backend")
         result["hung"] = faults.hung_backend(workdir, kind=kind)
